@@ -1,0 +1,43 @@
+"""Command line: ``python -m pipelines sample|refresh`` (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {value!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sample = commands.add_parser("sample", help="générer les livraisons d'exemple (déterministes)")
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--scale", type=float, default=1.0)
+    sample.add_argument("--from", dest="start", type=_month, default="2023-02")
+    sample.add_argument("--to", dest="end", type=_month, default="2026-10")
+    refresh = commands.add_parser("refresh", help="ingérer la boîte de dépôt (tous les mois, ou --period)")
+    refresh.add_argument("--period", type=_month)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+    if args.command == "sample":
+        from pipelines.sample import generate
+
+        summary = generate(args.out, scale=args.scale, start=args.start, end=args.end)
+        print("\n".join(summary.lines()))
+        return 0
+    from pipelines.refresh import main as refresh_main
+
+    return refresh_main(args.period)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Monthly ingestion: every file of ``<inbox>/<YYYY-MM>/`` into the ``raw`` schema.
+
+One multi-asset per month partition: the four datasets, the deliveries manifest and the
+quarantine are written together, in one transaction per month (``pipelines.raw.load``).
+"""
+
+import dagster as dg
+
+from pipelines.assets.reference import reference_data
+from pipelines.contract import DATASETS
+from pipelines.inbox.discover import other_folders
+from pipelines.partitions import monthly_partitions
+from pipelines.raw.load import ingest_folder
+from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule
+from pipelines.resources import InboxResource, PseudonymisationResource, WarehouseResource
+
+RAW_DESCRIPTIONS = {
+    **{name: f"Lignes valides et pseudonymisées des livraisons « {name} » en vigueur ({d.description})."
+       for name, d in DATASETS.items()},
+    "livraisons": "Manifeste : chaque fichier reçu, son empreinte SHA-256, son statut, ses comptes de lignes, "
+                  "son motif de rejet et la version en vigueur.",
+    "quarantaine": "Lignes écartées avec leurs motifs (fichier, ligne, colonne, règle) ; jamais d'identifiant.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", name], description=text, group_name="raw", kinds={"duckdb"},
+                     deps=[spec.key for spec in reference_data.specs])
+        for name, text in RAW_DESCRIPTIONS.items()
+    ],
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="warehouse",
+)
+def raw_deliveries(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    inbox: InboxResource,
+    pseudonymisation: PseudonymisationResource,
+):
+    """Archive, read, validate, quarantine, pseudonymise and load each month of the run.
+
+    Files already processed (same path and content) are skipped, so a re-run changes nothing.
+    Folders of the inbox that are not a month are rejected file by file in every run that sees them.
+    """
+    months = list(context.partition_keys)
+    pseudo = pseudonymisation.load()
+    if pseudo.demo:
+        context.log.warning("MODE DÉMO : clé de pseudonymisation de démonstration ; jamais de données réelles.")
+    settings = inbox.settings
+    with warehouse.connect() as con:
+        pseudo.check_fingerprint(con)
+        for folder in [*months, *other_folders(settings.inbox)]:
+            processed = ingest_folder(con, settings, folder, pseudo, context.run_id)
+            if processed:
+                context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
+        summary = month_summary(con, months)
+        figures = dataset_figures(con, months)
+        rules = quarantine_by_rule(con, months)
+    for name in DATASETS:
+        loaded, quarantined, rejected = figures.get(name, (0, 0, 0))
+        yield dg.MaterializeResult(
+            asset_key=["raw", name],
+            metadata={"lignes_chargees": loaded, "lignes_quarantaine": quarantined, "fichiers_rejetes": rejected},
+        )
+    totals = {k: sum(r[k] for r in summary) for k in ("fichiers_recus", "fichiers_valides", "fichiers_rejetes")}
+    yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata=totals)
+    yield dg.MaterializeResult(
+        asset_key=["raw", "quarantaine"],
+        metadata={
+            "lignes_quarantaine": sum(r["lignes_quarantaine"] for r in summary),
+            "motifs": dg.MetadataValue.md(
+                "| règle | lignes |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in rules)
+            ),
+        },
+    )

@@ -1,0 +1,228 @@
+"""The monthly reporting contract (``shared/spec/contract.md`` §3), declared once.
+
+Validation, pseudonymisation, the warehouse schema, the generated docs and the tests all read
+these declarations: a column, type or rule is changed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["text", "date", "int", "decimal", "enum", "list"]
+SourceType = Literal["ALI", "PARTENAIRE"]
+
+MOTIFS_SORTIE = (
+    "EMPLOI_DURABLE",
+    "EMPLOI_TEMPORAIRE",
+    "FORMATION_QUALIFIANTE",
+    "CREATION_ENTREPRISE",
+    "FIN_DE_DROITS",
+    "DEMENAGEMENT",
+    "REORIENTATION",
+    "ABANDON",
+    "AUTRE",
+)
+MOTIFS_SORTIE_POSITIFS = MOTIFS_SORTIE[:4]
+FREINS = (
+    "LOGEMENT",
+    "SANTE",
+    "GARDE_ENFANTS",
+    "MOBILITE",
+    "LANGUE",
+    "NUMERIQUE",
+    "ADMINISTRATIF",
+    "FINANCES",
+)
+FONCTIONS = ("CIP", "TRAVAILLEUR_SOCIAL", "CHARGE_RELATIONS_ENTREPRISES", "COORDINATION")
+RESULTATS_SORTIE = ("EMPLOI", "FORMATION", "CREATION_ENTREPRISE", "FIN_ACTION", "ABANDON", "AUTRE")
+ORGANISMES = ("CAF", "MSA")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a dataset as the senders deliver it."""
+
+    name: str
+    type: ColumnType
+    required: bool = False
+    values: tuple[str, ...] = ()
+    """Closed list of an ``enum`` column, or of the items of a ``list`` column."""
+    personal: bool = False
+    """A direct identifier: read, used, never stored, never quoted in a reason or a log."""
+    description: str = ""
+    parse: str = ""
+    """DuckDB expression over ``<name>__txt`` replacing the type's parsing (NULL = invalid)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule beyond the column's type, as a DuckDB condition that is true when the row breaks it.
+
+    The condition sees the row as ``r``: every column parsed to its type under its own name, the
+    trimmed text as ``<column>__txt``, ``debut``/``fin`` (first and last day of the month),
+    ``annee`` and ``source_code``. NULL counts as not broken (emptiness is the ``required`` rule).
+    """
+
+    column: str
+    code: str
+    message: str
+    broken_when: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of the contract: who sends it, its columns and its key within one file."""
+
+    name: str
+    source_type: SourceType
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str = ""
+    key_label: str = ""
+    rules: tuple[Rule, ...] = ()
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+_MATRICULE = Column(
+    "matricule", "text", True, personal=True,
+    description="numéro d'allocataire CAF ou MSA, chiffres seulement, 1 à 7 chiffres (complété à 7 par des zéros)",
+    parse=r"CASE WHEN regexp_full_match(matricule__txt, '\d{1,7}') THEN lpad(matricule__txt, 7, '0') END",
+)
+_MATRICULE_RULE = Rule(
+    "matricule", "matricule_invalide", "1 à 7 chiffres attendus",
+    r"NOT regexp_full_match(matricule__txt, '\d{1,7}')",
+)
+_ENTREE_RULE = Rule("date_entree", "entree_apres_le_mois", "postérieure au dernier jour du mois", "date_entree > fin")
+_SORTIE_RULES = (
+    Rule("date_sortie", "sortie_hors_du_mois", "hors du mois déclaré", "date_sortie NOT BETWEEN debut AND fin"),
+    Rule("date_sortie", "sortie_avant_entree", "antérieure à date_entree", "date_sortie < date_entree"),
+)
+_CATALOGUE_RULE = Rule(
+    "code_action", "action_hors_catalogue", "action absente du catalogue de l'année pour ce partenaire",
+    "code_action NOT IN (SELECT c.code_action FROM reference.actions c "
+    "WHERE c.code_partenaire = r.source_code AND c.annee = r.annee)",
+)
+_ORGANISME = Column("organisme", "enum", values=ORGANISMES, description="CAF ou MSA ; vide = CAF")
+
+BENEFICIAIRES = Dataset(
+    "beneficiaires",
+    "ALI",
+    (
+        _MATRICULE,
+        _ORGANISME,
+        Column("nom", "text", personal=True, description="identifiant direct : lu, jamais stocké"),
+        Column("prenom", "text", personal=True, description="identifiant direct : lu, jamais stocké"),
+        Column(
+            "date_naissance", "date", True, personal=True,
+            description="jamais stockée ; seules l'année de naissance et la tranche d'âge sortent de l'ingestion",
+        ),
+        Column("sexe", "enum", values=("F", "M")),
+        Column(
+            "commune", "text", True,
+            description="code INSEE ou nom d'une commune de Seine-Saint-Denis ; 93059 (Pierrefitte) = 93066",
+            parse="(SELECT k.code_insee FROM reference.communes_cles k WHERE k.cle = ali_cle_commune(commune__txt))",
+        ),
+        Column("date_orientation", "date", True, description="décision d'orientation du Département vers l'ALI"),
+        Column("date_premier_rdv", "date", description="premier rendez-vous ; ≥ date_orientation"),
+        Column("date_entree", "date", True, description="début de l'accompagnement ; ≤ dernier jour du mois"),
+        Column("date_contrat", "date", description="signature du contrat d'engagement (CER)"),
+        Column("date_sortie", "date", description="fin de l'accompagnement ; dans le mois ; ≥ date_entree"),
+        Column("motif_sortie", "enum", values=MOTIFS_SORTIE, description="obligatoire si date_sortie"),
+        Column("referent", "text", True, description="identifiant du conseiller (voir conseillers)"),
+        Column("nb_entretiens", "int", True, description="entretiens tenus dans le mois (0 permis)"),
+        Column("heures_activite", "decimal", description="heures d'activité dans le mois"),
+        Column("freins", "list", values=FREINS, description="freins périphériques à l'emploi"),
+        Column("actions", "list", description="codes d'actions (actions.csv) prescrites dans le mois"),
+    ),
+    key=("organisme", "matricule"),
+    key_label="matricule+organisme",
+    rules=(
+        _MATRICULE_RULE,
+        Rule("commune", "commune_inconnue", "commune inconnue ou hors Seine-Saint-Denis", "commune__txt IS NOT NULL AND commune IS NULL"),
+        Rule(
+            "date_premier_rdv", "rdv_avant_orientation", "antérieure à date_orientation",
+            "date_premier_rdv < date_orientation",
+        ),
+        _ENTREE_RULE,
+        *_SORTIE_RULES,
+        Rule(
+            "motif_sortie", "motif_manquant", "obligatoire quand date_sortie est renseignée",
+            "date_sortie__txt IS NOT NULL AND motif_sortie__txt IS NULL",
+        ),
+    ),
+    description="une ligne par personne accompagnée à un moment du mois",
+)
+
+CONSEILLERS = Dataset(
+    "conseillers",
+    "ALI",
+    (
+        Column("referent", "text", True, description="identifiant du conseiller, unique dans le fichier"),
+        Column("fonction", "enum", True, values=FONCTIONS),
+        Column("etp", "decimal", True, description="équivalent temps plein, 0 < etp ≤ 1"),
+        Column("date_arrivee", "date", True),
+        Column("date_depart", "date", description="≥ date_arrivee"),
+    ),
+    key=("referent",),
+    key_label="referent",
+    rules=(
+        Rule("etp", "etp_hors_bornes", "doit être > 0 et ≤ 1", "etp <= 0 OR etp > 1"),
+        Rule("date_depart", "depart_avant_arrivee", "antérieure à date_arrivee", "date_depart < date_arrivee"),
+    ),
+    description="une ligne par membre de l'équipe présent à un moment du mois",
+)
+
+PARTICIPATIONS = Dataset(
+    "participations",
+    "PARTENAIRE",
+    (
+        _MATRICULE,
+        _ORGANISME,
+        Column("code_action", "text", True, description="une action de ce partenaire au catalogue de l'année"),
+        Column("date_entree", "date", True, description="≤ dernier jour du mois"),
+        Column("date_sortie", "date", description="dans le mois ; ≥ date_entree"),
+        Column("resultat_sortie", "enum", values=RESULTATS_SORTIE, description="obligatoire si date_sortie"),
+        Column("heures_realisees", "decimal", description="heures suivies dans le mois"),
+    ),
+    key=("code_action", "organisme", "matricule"),
+    key_label="matricule+organisme+code_action",
+    rules=(
+        _MATRICULE_RULE,
+        _CATALOGUE_RULE,
+        _ENTREE_RULE,
+        *_SORTIE_RULES,
+        Rule(
+            "resultat_sortie", "resultat_manquant", "obligatoire quand date_sortie est renseignée",
+            "date_sortie__txt IS NOT NULL AND resultat_sortie__txt IS NULL",
+        ),
+    ),
+    description="une ligne par personne et par action, à un moment du mois",
+)
+
+ACTIONS = Dataset(
+    "actions",
+    "PARTENAIRE",
+    (
+        Column("code_action", "text", True, description="une action de ce partenaire ; unique dans le fichier"),
+        Column("places_conventionnees", "int", True, description="places financées"),
+        Column("places_occupees", "int", True, description="places occupées le dernier jour du mois"),
+        Column("montant_consomme_eur", "decimal", description="dépensé dans le mois"),
+    ),
+    key=("code_action",),
+    key_label="code_action",
+    rules=(_CATALOGUE_RULE,),
+    description="une ligne par action du partenaire, état en fin de mois",
+)
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (BENEFICIAIRES, CONSEILLERS, PARTICIPATIONS, ACTIONS)}
+DATASETS_BY_SOURCE_TYPE: dict[SourceType, tuple[str, ...]] = {
+    "ALI": ("beneficiaires", "conseillers"),
+    "PARTENAIRE": ("participations", "actions"),
+}

@@ -1,0 +1,166 @@
+"""Tolerant reading of one delivered file (contract §2) into numbered rows of text cells.
+
+Reading never guesses silently: an encoding or a delimiter that cannot be established raises
+``Unreadable`` with a reason meant for the sender, and the file is rejected whole. Cells stay text
+here; typing and rules are applied set-wise in DuckDB (``pipelines.raw.validate``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+from pipelines.inbox.headers import normalise_header
+
+DELIMITERS = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
+_C1_CONTROLS = re.compile("[\u0080-\u009f]")
+_TOTAL = re.compile(r"^\s*total", re.IGNORECASE)
+
+
+class Unreadable(Exception):
+    """The file cannot be read with certainty; the message is the rejection reason."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """The records of a file after its header: blank and Total rows already set aside."""
+
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    """(line or spreadsheet row number, cells) of every data record."""
+    ignored_rows: list[int]
+    """Blank rows between data rows and the final ``Total`` row: read, counted, not loaded."""
+    encoding: str
+    delimiter: str | None
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + len(self.ignored_rows)
+
+
+def read_table(path: Path, expected_columns: set[str]) -> Table:
+    """Read a ``.csv`` or ``.xlsx`` delivery; ``expected_columns`` (normalised) picks the delimiter."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _table(_excel_records(path), "xlsx", None)
+    if suffix == ".csv":
+        text, encoding = decode(path.read_bytes())
+        delimiter = detect_delimiter(text, expected_columns)
+        return _table(_csv_records(text, delimiter), encoding, delimiter)
+    raise Unreadable(f"extension « {path.suffix} » non prise en charge (attendu .csv ou .xlsx)")
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) or Windows-1252, else ``Unreadable``; never latin-1."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise Unreadable("encodage UTF-16 non accepté (attendu UTF-8 ou Windows-1252)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, encoding = _strict(data[3:], "utf-8"), "utf-8-sig"
+    else:
+        try:
+            text, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = _strict(data, "cp1252"), "cp1252"
+    control = _C1_CONTROLS.search(text)
+    if control:
+        raise Unreadable(
+            f"caractère de contrôle U+{ord(control.group()):04X} à la position {control.start()} : "
+            "encodage mal identifié (attendu UTF-8 ou Windows-1252)"
+        )
+    if "\x00" in text:
+        raise Unreadable("octet nul dans le fichier : ce n'est pas un fichier texte CSV")
+    return text, encoding
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise Unreadable(
+            f"octet 0x{data[error.start]:02X} à la position {error.start} invalide en UTF-8 "
+            "comme en Windows-1252 : encodage non reconnu"
+        ) from None
+
+
+def detect_delimiter(text: str, expected_columns: set[str]) -> str:
+    """The delimiter whose split of the header names the most contract columns, if unambiguous."""
+    header_line = next((line for line in text.splitlines() if line.strip()), None)
+    if header_line is None:
+        raise Unreadable("fichier vide : aucune ligne non vide")
+    scores = {
+        d: len({normalise_header(c) for c in next(csv.reader([header_line], delimiter=d))} & expected_columns)
+        for d in DELIMITERS
+    }
+    best = max(scores.values())
+    winners = [d for d, score in scores.items() if score == best]
+    if best == 0 or len(winners) > 1:
+        raise Unreadable(
+            "séparateur indéterminé : ni le point-virgule, ni la virgule, ni la tabulation ne font "
+            "apparaître sans ambiguïté les colonnes du contrat dans l'en-tête"
+        )
+    return winners[0]
+
+
+def _csv_records(text: str, delimiter: str):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise Unreadable(f"CSV mal formé vers la ligne {reader.line_num} : {error}") from None
+
+
+def _excel_records(path: Path):
+    try:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception as error:  # calamine raises several private types for corrupt files
+        raise Unreadable(f"classeur Excel illisible : {type(error).__name__}") from None
+    for number, cells in enumerate(rows, start=1):
+        yield number, [_excel_cell(value) for value in cells]
+
+
+def _excel_cell(value: object) -> str:
+    """Excel cells as the text a CSV export would hold: integers without ``.0``, dates in ISO."""
+    if isinstance(value, bool):
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return all(not c.strip() for c in cells)
+
+
+def _table(records, encoding: str, delimiter: str | None) -> Table:
+    """Header = first non-blank record; trailing blanks dropped; a last ``Total`` row ignored."""
+    header: list[str] | None = None
+    body: list[tuple[int, list[str]]] = []
+    for number, cells in records:
+        if header is None:
+            if not _is_blank(cells):
+                header = cells
+            continue
+        body.append((number, cells))
+    if header is None:
+        raise Unreadable("fichier vide : aucune ligne non vide")
+    while body and _is_blank(body[-1][1]):
+        body.pop()
+    ignored = [n for n, cells in body if _is_blank(cells)]
+    if body and body[-1][1] and _TOTAL.match(body[-1][1][0]):
+        ignored.append(body.pop()[0])
+    rows = [(n, cells) for n, cells in body if not _is_blank(cells)]
+    return Table(header, rows, sorted(ignored), encoding, delimiter)

@@ -1,0 +1,93 @@
+"""From one inbox file to either a rejection reason or an Arrow table of text cells to validate.
+
+Every whole-file rejection of contract §4 is decided here, with a reason meant for the sender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from pipelines.contract import DATASETS, DATASETS_BY_SOURCE_TYPE, Dataset
+from pipelines.inbox.discover import InboxFile
+from pipelines.inbox.headers import map_header, normalise_header
+from pipelines.inbox.read import Table, Unreadable, read_table
+
+LAYOUT = "<AAAA-MM>/<code_source>/<jeu>.<csv|xlsx>"
+
+
+@dataclass
+class Prepared:
+    """A received file after reading: ``rejection`` is set, or ``cells`` holds its data rows."""
+
+    file: InboxFile
+    sha256: str
+    archive: str
+    dataset: Dataset | None = None
+    rejection: str | None = None
+    table: Table | None = None
+    cells: pa.Table | None = None
+    extra_columns: list[str] = field(default_factory=list)
+    file_id: int = -1
+    """Position in the month's validation batch of its dataset."""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.file.periode_dossier, self.file.source_code or "", self.file.dataset or "")
+
+
+def source_dataset(file: InboxFile, sources: dict[str, str]) -> tuple[Dataset | None, str | None]:
+    """The dataset a file delivers, or why its place in the inbox is not acceptable."""
+    if file.periode is None:
+        return None, f"dossier de période « {file.periode_dossier} » invalide : attendu AAAA-MM ({LAYOUT})"
+    if not file.depth_ok:
+        return None, f"emplacement invalide : attendu {LAYOUT}"
+    source_type = sources.get(file.source_code or "")
+    if source_type is None:
+        return None, f"code source « {file.source_code} » inconnu (ni ALI ni partenaire du référentiel)"
+    allowed = DATASETS_BY_SOURCE_TYPE[source_type]  # type: ignore[index]
+    if file.dataset not in DATASETS:
+        return None, f"jeu de données « {file.path.stem} » inconnu (attendu {' ou '.join(allowed)})"
+    if file.dataset not in allowed:
+        kind = "une ALI" if source_type == "ALI" else "un partenaire"
+        return None, f"jeu « {file.dataset} » non autorisé pour {kind} (attendu {' ou '.join(allowed)})"
+    return DATASETS[file.dataset], None
+
+
+def prepare(prepared: Prepared, sources: dict[str, str]) -> Prepared:
+    """Fill ``dataset`` and ``cells``, or ``rejection``."""
+    dataset, rejection = source_dataset(prepared.file, sources)
+    prepared.dataset = dataset
+    if dataset is None:
+        prepared.rejection = rejection
+        return prepared
+    expected = {normalise_header(c) for c in dataset.column_names}
+    try:
+        table = read_table(prepared.file.path, expected)
+    except Unreadable as error:
+        prepared.rejection = f"fichier illisible : {error}"
+        return prepared
+    positions, extra = map_header(table.header, dataset.column_names)
+    missing = [c.name for c in dataset.columns if c.required and c.name not in positions]
+    if missing:
+        prepared.rejection = f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}"
+        return prepared
+    prepared.table, prepared.extra_columns = table, extra
+    prepared.cells = _cells(table, dataset, positions)
+    return prepared
+
+
+def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Table:
+    """One text column per contract column (absent optional columns empty), plus row numbers."""
+    width = len(table.header)
+    rows = [cells for _, cells in table.rows]
+    columns = {
+        "ligne": pa.array([n for n, _ in table.rows], pa.int32()),
+        "champs_en_trop": pa.array([any(c.strip() for c in cells[width:]) for cells in rows], pa.bool_()),
+    }
+    for column in dataset.columns:
+        index = positions.get(column.name)
+        values = [None] * len(rows) if index is None else [c[index] if index < len(c) else None for c in rows]
+        columns[column.name] = pa.array(values, pa.string())
+    return pa.table(columns)

@@ -1,0 +1,116 @@
+"""Set-based validation of a month's rows in DuckDB, generated from the contract declaration.
+
+One query per dataset types every cell, evaluates every rule of contract §3–§4 and ranks
+duplicate keys; its result says, for each row, the typed values and the list of reasons it breaks
+(empty list = the row loads). Values of personal columns never enter a reason.
+"""
+
+from __future__ import annotations
+
+from pipelines.contract import Column, Dataset
+
+_NUMBER = r"-?\d+([.,]\d+)?"
+_SPACES = "[\\s\u00a0\u202f]"
+"""Thousands separators: space, no-break space, narrow no-break space."""
+
+
+def _text(name: str) -> str:
+    return f"nullif(trim({name}), '')"
+
+
+def _parse(column: Column) -> str:
+    """Typed value of a column from its trimmed text ``<name>__txt`` (NULL when invalid)."""
+    txt = f"{column.name}__txt"
+    if column.parse:
+        return column.parse
+    if column.type == "date":
+        return (
+            f"CASE WHEN regexp_full_match({txt}, '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}') "
+            f"THEN try_strptime({txt}, '%Y-%m-%d')::DATE "
+            f"WHEN regexp_full_match({txt}, '\\d{{1,2}}/\\d{{1,2}}/\\d{{4}}') "
+            f"THEN try_strptime({txt}, '%d/%m/%Y')::DATE "
+            f"WHEN excel AND regexp_full_match({txt}, '\\d{{5}}') THEN DATE '1899-12-30' + {txt}::INTEGER END"
+        )
+    if column.type in ("int", "decimal"):
+        number = f"replace(regexp_replace({txt}, '{_SPACES}', '', 'g'), ',', '.')"
+        value = f"CASE WHEN regexp_full_match({number}, '{_NUMBER}') THEN {number}::DOUBLE END"
+        if column.type == "int":
+            return f"CASE WHEN {value} = floor({value}) THEN ({value})::BIGINT END"
+        return value
+    if column.type == "enum":
+        default = "'CAF'" if column.name == "organisme" else "NULL"
+        return f"coalesce(upper({txt}), {default})"
+    if column.type == "list":
+        return f"list_filter(list_transform(string_split_regex({txt}, '[|,]'), lambda x: upper(trim(x))), lambda x: x <> '')"
+    return txt
+
+
+def _checks(column: Column) -> list[tuple[str, str, str]]:
+    """(condition, rule code, message) of the column's own type and presence."""
+    name, txt = column.name, f"{column.name}__txt"
+    checks = []
+    if column.required:
+        checks.append((f"{txt} IS NULL", "obligatoire", "valeur obligatoire manquante"))
+    if column.type == "date":
+        checks.append((f"{txt} IS NOT NULL AND {name} IS NULL", "date_invalide",
+                       "date invalide (attendu JJ/MM/AAAA ou AAAA-MM-JJ)"))
+    if column.type in ("int", "decimal"):
+        number = f"replace(regexp_replace({txt}, '{_SPACES}', '', 'g'), ',', '.')"
+        checks.append((f"{txt} IS NOT NULL AND NOT regexp_full_match({number}, '{_NUMBER}')",
+                       "nombre_invalide", "nombre attendu"))
+        if column.type == "int":
+            checks.append((f"regexp_full_match({number}, '{_NUMBER}') AND {name} IS NULL",
+                           "entier_attendu", "valeur fractionnaire dans une colonne entière"))
+        checks.append((f"{name} < 0", "negatif", "valeur négative"))
+    if column.type == "enum":
+        allowed = ", ".join(f"'{v}'" for v in column.values)
+        checks.append((f"{name} NOT IN ({allowed})", "valeur_hors_liste",
+                       f"valeur hors liste ({', '.join(column.values)})"))
+    if column.type == "list" and column.values:
+        allowed = ", ".join(f"'{v}'" for v in column.values)
+        checks.append((f"len(list_filter({name}, lambda x: x NOT IN ({allowed}))) > 0", "element_hors_liste",
+                       f"élément hors liste ({', '.join(column.values)})"))
+    return checks
+
+
+def _reason(column: Column, condition: str, code: str, message: str) -> str:
+    value = "NULL" if column.personal else f"left(r.{column.name}__txt, 60)"
+    message = message.replace("'", "''")
+    return (f"CASE WHEN {condition} THEN {{'colonne': '{column.name}', 'regle': '{code}', "
+            f"'message': '{message}', 'valeur': {value}}} END")
+
+
+def validation_sql(dataset: Dataset) -> str:
+    """Query over ``incoming`` + ``incoming_files``: typed columns, ``erreurs`` and ``rang`` per row."""
+    texts = ", ".join(f"{_text('i.' + c.name)} AS {c.name}__txt" for c in dataset.columns)
+    parsed = ", ".join(f"{_parse(c)} AS {c.name}" for c in dataset.columns)
+    reasons = [_reason(c, cond, code, msg) for c in dataset.columns for cond, code, msg in _checks(c)]
+    reasons += [_reason(dataset.column(r.column), r.broken_when, r.code, r.message) for r in dataset.rules]
+    reasons.append(
+        "CASE WHEN champs_en_trop THEN {'colonne': NULL, 'regle': 'champs_en_trop', "
+        "'message': 'la ligne a plus de champs que l''en-tête', 'valeur': NULL} END"
+    )
+    key = ", ".join(dataset.key)
+    return f"""
+WITH texts AS (
+    SELECT i.file_id, i.ligne, i.champs_en_trop, f.debut, f.fin, f.annee, f.source_code, f.excel, {texts}
+    FROM incoming i JOIN incoming_files f USING (file_id)
+),
+parsed AS (SELECT *, {parsed} FROM texts),
+checked AS (
+    SELECT r.*, list_filter([{", ".join(reasons)}], lambda e: e IS NOT NULL) AS erreurs FROM parsed r
+),
+ranked AS (
+    SELECT *,
+        row_number() OVER (PARTITION BY file_id, len(erreurs) = 0, {key} ORDER BY ligne) AS rang,
+        first(ligne) OVER (PARTITION BY file_id, len(erreurs) = 0, {key} ORDER BY ligne) AS premiere_ligne
+    FROM checked
+)
+SELECT * EXCLUDE (erreurs, rang, premiere_ligne),
+    CASE WHEN len(erreurs) = 0 AND rang > 1 THEN [{{
+        'colonne': '{dataset.key[-1]}', 'regle': 'doublon',
+        'message': 'doublon de la clé {dataset.key_label} (première occurrence ligne ' || premiere_ligne || ')',
+        'valeur': NULL}}]
+    ELSE erreurs END AS erreurs
+FROM ranked
+"""

@@ -1,0 +1,66 @@
+"""``python -m pipelines refresh``: run the monthly job through Dagster and print what it did.
+
+All months present in the inbox go in ONE Dagster run over a partition range (the assets have a
+single-run backfill policy), so the run shows in the UI when ``DAGSTER_HOME`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines import warehouse
+from pipelines.inbox.discover import month_folders, other_folders
+from pipelines.partitions import monthly_partitions, partition_range
+from pipelines.raw.summary import format_summary, month_summary, quarantine_by_rule
+from pipelines.resources import env_path
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    """Execute ``monthly_refresh`` over ``period`` or over every month folder of the inbox."""
+    from pipelines.definitions import defs
+
+    inbox = Path(env_path("ALI_INBOX_DIR"))
+    months = [period] if period else month_folders(inbox)
+    available = monthly_partitions.get_partition_keys()
+    outside = sorted(set(months) - set(available))
+    if outside:
+        print(f"mois hors des partitions ({available[0]} → {available[-1]}), ignorés : {', '.join(outside)}")
+    span = partition_range(months, available)
+    if span is None:
+        raise SystemExit(f"aucun mois à traiter dans {inbox}")
+    if instance is None:
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("monthly_refresh")
+    return job.execute_in_process(
+        instance=instance, tags={RANGE_START: span[0], RANGE_END: span[1]}, raise_on_error=False
+    )
+
+
+def main(period: str | None) -> int:
+    started = time.monotonic()
+    result = run_refresh(period)
+    elapsed = time.monotonic() - started
+    path = env_path("ALI_WAREHOUSE")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                print(event.message)
+        print(f"ÉCHEC du run {result.run_id} ({elapsed:.1f} s) ; l'entrepôt est resté dans son état précédent.")
+        return 1
+    inbox = Path(env_path("ALI_INBOX_DIR"))
+    months = [period] if period else month_folders(inbox)
+    with warehouse.connect(path, read_only=True) as con:
+        rows = month_summary(con, [*months, *other_folders(inbox)])
+        rules = quarantine_by_rule(con, months)
+    print(format_summary(rows))
+    print("\nquarantaine par règle (motifs, une ligne peut en avoir plusieurs) :")
+    for rule, count in rules:
+        print(f"  {rule:<28} {count}")
+    print(f"\nrun {result.run_id} réussi en {elapsed:.1f} s — entrepôt : {path}")
+    return 0

@@ -1,0 +1,73 @@
+"""Resources, configured from the environment (README lists the variables).
+
+Paths default to the project's ``data/`` folder; the pseudonymisation key is never a resource
+field (the UI shows resource configuration): it is read from the environment when a run starts.
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines import warehouse
+from pipelines.raw.load import Settings
+from pipelines.raw.pseudonymise import Pseudonymiser, from_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = {
+    "ALI_INBOX_DIR": "data/inbox",
+    "ALI_ARCHIVE_DIR": "data/archive",
+    "ALI_WAREHOUSE": "data/warehouse/ali.duckdb",
+    "ALI_REFERENCE_DIR": "data/reference",
+}
+
+
+def env_path(name: str, environ: dict[str, str] | None = None) -> str:
+    """``$name`` if set, else its default under the project root."""
+    environ = os.environ if environ is None else environ
+    return str(Path(environ.get(name) or PROJECT_ROOT / DEFAULTS[name]))
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse (``ALI_WAREHOUSE``); one writer at a time (pool ``warehouse``)."""
+
+    path: str
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return warehouse.connect(self.path)
+
+
+class InboxResource(dg.ConfigurableResource):
+    """The drop zone (``ALI_INBOX_DIR``) and the archive of originals (``ALI_ARCHIVE_DIR``)."""
+
+    inbox_dir: str
+    archive_dir: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(Path(self.inbox_dir), Path(self.archive_dir))
+
+
+class ReferenceResource(dg.ConfigurableResource):
+    """The reference CSV files (``ALI_REFERENCE_DIR``)."""
+
+    directory: str
+
+
+class PseudonymisationResource(dg.ConfigurableResource):
+    """Reads ``ALI_PSEUDONYMISATION_KEY`` (or the explicit demo mode) when a run starts."""
+
+    def load(self) -> Pseudonymiser:
+        return from_environment()
+
+
+def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(path=env_path("ALI_WAREHOUSE", environ)),
+        "inbox": InboxResource(
+            inbox_dir=env_path("ALI_INBOX_DIR", environ), archive_dir=env_path("ALI_ARCHIVE_DIR", environ)
+        ),
+        "reference_files": ReferenceResource(directory=env_path("ALI_REFERENCE_DIR", environ)),
+        "pseudonymisation": PseudonymisationResource(),
+    }
