@@ -4,18 +4,22 @@ import dagster as dg
 
 from pipelines.assets.ingestion import raw_deliveries
 from pipelines.assets.reference import reference_data
-from pipelines.partitions import monthly_partitions
 from pipelines.resources import resources_from_env
 
 monthly_refresh = dg.define_asset_job(
     "monthly_refresh",
     selection=dg.AssetSelection.assets(reference_data, raw_deliveries),
-    partitions_def=monthly_partitions,
     description="Référentiel puis ingestion des livraisons du ou des mois choisis.",
 )
 
-defs = dg.Definitions(
-    assets=[reference_data, raw_deliveries],
-    jobs=[monthly_refresh],
-    resources=resources_from_env(),
-)
+
+def build_defs() -> dg.Definitions:
+    """Definitions with resources read from the current environment."""
+    return dg.Definitions(
+        assets=[reference_data, raw_deliveries],
+        jobs=[monthly_refresh],
+        resources=resources_from_env(),
+    )
+
+
+defs = build_defs()

@@ -23,7 +23,7 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 
 def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Execute ``monthly_refresh`` over ``period`` or over every month folder of the inbox."""
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
 
     inbox = Path(env_path("ALI_INBOX_DIR"))
     months = [period] if period else month_folders(inbox)
@@ -36,7 +36,7 @@ def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | Non
         raise SystemExit(f"aucun mois à traiter dans {inbox}")
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = defs.resolve_job_def("monthly_refresh")
+    job = build_defs().resolve_job_def("monthly_refresh")
     return job.execute_in_process(
         instance=instance, tags={RANGE_START: span[0], RANGE_END: span[1]}, raise_on_error=False
     )
@@ -48,9 +48,11 @@ def main(period: str | None) -> int:
     elapsed = time.monotonic() - started
     path = env_path("ALI_WAREHOUSE")
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure:
-                print(event.message)
+        for event in result.get_step_failure_events():
+            error = event.step_failure_data.error
+            while error.cause is not None:
+                error = error.cause
+            print(f"{event.step_key} : {error.message.strip()}")
         print(f"ÉCHEC du run {result.run_id} ({elapsed:.1f} s) ; l'entrepôt est resté dans son état précédent.")
         return 1
     inbox = Path(env_path("ALI_INBOX_DIR"))

@@ -52,7 +52,7 @@ def raw_deliveries(
     with warehouse.connect() as con:
         pseudo.check_fingerprint(con)
         for folder in [*months, *other_folders(settings.inbox)]:
-            processed = ingest_folder(con, settings, folder, pseudo, context.run_id)
+            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id)
             if processed:
                 context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
         summary = month_summary(con, months)

@@ -6,10 +6,12 @@ rule stops the load with every problem listed, and the previous reference tables
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ UNION SELECT ali_cle_commune(nom_ancien), code_insee FROM new_communes_anciennes
 """
 
 
+def _read_csv(path: Path) -> pa.Table:
+    """All-text table of a reference CSV (UTF-8, ``,``; any line endings, as edited by hand)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header, *rows = [r for r in csv.reader(handle) if any(c.strip() for c in r)]
+    return pa.table({name: [r[i].strip() if i < len(r) else "" for r in rows] for i, name in enumerate(header)})
+
+
 class InvalidReference(ValueError):
     """At least one reference file breaks a rule; the message lists every problem."""
 
@@ -109,10 +118,9 @@ def load_reference(con: duckdb.DuckDBPyConnection, directory: Path) -> dict[str,
         if not path.exists():
             problems.append(f"{table.file} : fichier absent de {directory}")
             continue
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM read_csv(?, header=true, all_varchar=true, "
-            "delim=',', quote='\"')", [str(path)],
-        )
+        con.register("src_file", _read_csv(path))
+        con.execute("CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM src_file")
+        con.unregister("src_file")
         found = []
         for query, problem in table.checks:
             try:

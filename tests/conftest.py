@@ -1,0 +1,87 @@
+"""Shared fixtures: a real DuckDB warehouse with the reference loaded, and a temporary inbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.raw.load import Settings, ingest_folder
+from pipelines.raw.pseudonymise import Pseudonymiser
+from pipelines.reference.load import load_reference
+from pipelines.warehouse import connect
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
+TEST_KEY = b"cle-de-test-jamais-utilisee-en-production-0123456789"
+PSEUDO = Pseudonymiser(TEST_KEY)
+
+BENEF_HEADER = (
+    "matricule;organisme;nom;prenom;date_naissance;sexe;commune;date_orientation;date_premier_rdv;"
+    "date_entree;date_contrat;date_sortie;motif_sortie;referent;nb_entretiens;heures_activite;freins;actions"
+)
+
+
+def benef_row(matricule="1234567", organisme="CAF", naissance="1980-04-03", sexe="F", commune="93001",
+              orientation="2024-02-01", rdv="2024-02-10", entree="2024-03-01", contrat="", sortie="",
+              motif="", referent="R1", entretiens="2", heures="", freins="", actions="",
+              nom="Martin", prenom="Zoé") -> str:
+    """A valid ``beneficiaires`` row for March 2024 (``;``-separated), with one value changed at will."""
+    return ";".join([matricule, organisme, nom, prenom, naissance, sexe, commune, orientation, rdv, entree,
+                     contrat, sortie, motif, referent, entretiens, heures, freins, actions])
+
+
+class Inbox:
+    """A temporary drop zone; files get explicit, increasing reception times."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.clock = 1_710_000_000
+
+    def put(self, relative: str, content: str | bytes, *, encoding: str = "utf-8", mtime: int | None = None) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        self.clock += 60
+        os.utime(path, (mtime or self.clock, mtime or self.clock))
+        return path
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Inbox:
+    return Inbox(tmp_path / "inbox")
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    connection = connect(tmp_path / "warehouse" / "ali.duckdb")
+    load_reference(connection, REFERENCE_DIR)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def ingest(con, inbox, tmp_path):
+    """``ingest("2024-03")`` runs the real monthly ingestion of that folder into ``con``."""
+
+    def run(folder: str, run_id: str = "test") -> int:
+        return ingest_folder(con, Settings(inbox.root, tmp_path / "archive"), folder, PSEUDO, run_id)
+
+    return run
+
+
+def manifest(con: duckdb.DuckDBPyConnection, fichier: str) -> dict:
+    cursor = con.execute("SELECT * FROM raw.livraisons WHERE fichier = ? ORDER BY recu_le DESC LIMIT 1", [fichier])
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    return dict(zip(names, rows[0])) if rows else {}
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, fichier: str) -> dict[int, list[tuple[str, str]]]:
+    """ligne → [(colonne, regle)] of the quarantined rows of a file."""
+    rows = con.execute(
+        "SELECT ligne, [(m.colonne, m.regle) FOR m IN motifs] FROM raw.quarantaine WHERE fichier = ? ORDER BY ligne",
+        [fichier],
+    ).fetchall()
+    return {ligne: [tuple(m.values()) if isinstance(m, dict) else tuple(m) for m in motifs] for ligne, motifs in rows}

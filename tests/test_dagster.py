@@ -1,0 +1,94 @@
+"""The Dagster code location and the ``refresh`` command, run for real on a small inbox."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+from pipelines import warehouse
+from pipelines.__main__ import main
+from pipelines.definitions import build_defs
+from pipelines.partitions import partition_range
+from pipelines.refresh import run_refresh
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    paths = {
+        "ALI_INBOX_DIR": tmp_path / "inbox",
+        "ALI_ARCHIVE_DIR": tmp_path / "archive",
+        "ALI_WAREHOUSE": tmp_path / "warehouse" / "ali.duckdb",
+        "ALI_REFERENCE_DIR": REFERENCE_DIR,
+    }
+    for name, value in paths.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("ALI_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    monkeypatch.delenv("ALI_DEMO_MODE", raising=False)
+    return paths
+
+
+def test_code_location_loads_with_partitioned_assets_in_one_pool():
+    defs = build_defs()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw/beneficiaires", "raw/conseillers", "raw/participations", "raw/actions", "raw/livraisons",
+            "raw/quarantaine", "reference/ali", "reference/actions"} <= keys
+    raw = graph.get(dg.AssetKey(["raw", "beneficiaires"]))
+    assert raw.partitions_def.get_partition_keys()[0] == "2023-02"
+    job = defs.resolve_job_def("monthly_refresh")
+    pools = {node.definition.pool for node in job.graph.node_dict.values()}
+    assert pools == {"warehouse"}
+
+
+def test_partition_range_covers_inbox_months_within_partitions():
+    assert partition_range(["2024-03", "2023-01", "2024-01"], ["2023-02", "2024-01", "2024-02", "2024-03"]) == (
+        "2024-01", "2024-03")
+    assert partition_range(["2022-12"], ["2023-02"]) is None
+
+
+def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capsys):
+    inbox = env["ALI_INBOX_DIR"]
+    for month, rows in (("2024-02", ["1", "2"]), ("2024-03", ["1", "3", "4"])):
+        folder = inbox / month / "ALI01"
+        folder.mkdir(parents=True)
+        year, mm = month.split("-")
+        lines = [benef_row(m, orientation=f"{year}-01-05", rdv=f"{year}-01-20", entree=f"{year}-{mm}-01")
+                 for m in rows]
+        (folder / "beneficiaires.csv").write_text("\n".join([BENEF_HEADER, *lines]))
+    (inbox / "2024-13" / "ALI01").mkdir(parents=True)
+    (inbox / "2024-13" / "ALI01" / "beneficiaires.csv").write_text(BENEF_HEADER)
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_refresh(instance=instance)
+    assert result.success
+    run = instance.get_run_by_id(result.run_id)
+    assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == (
+        "2024-02", "2024-03")
+    materialized = instance.get_materialized_partitions(dg.AssetKey(["raw", "beneficiaires"]))
+    assert materialized == {"2024-02", "2024-03"}
+    with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
+        per_month = con.execute(
+            "SELECT strftime(periode, '%Y-%m'), count(*) FROM raw.beneficiaires GROUP BY 1 ORDER BY 1").fetchall()
+        rejected = con.execute("SELECT fichier, motif_rejet FROM raw.livraisons WHERE statut = 'REJETE'").fetchall()
+    assert per_month == [("2024-02", 2), ("2024-03", 3)]
+    assert rejected == [("2024-13/ALI01/beneficiaires.csv",
+                         "dossier de période « 2024-13 » invalide : attendu AAAA-MM "
+                         "(<AAAA-MM>/<code_source>/<jeu>.<csv|xlsx>)")]
+
+    assert main(["refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "2024-02 | 1 | 1 | 0 | 1 | 2 | 0 | 0" in out
+    assert "2024-03 | 1 | 1 | 0 | 1 | 3 | 0 | 0" in out
+    assert "2024-13 | 1 | 0 | 1 | 0 | 0 | 0 | 0" in out
+
+
+def test_refresh_without_key_fails_cleanly_and_writes_nothing(env, monkeypatch, capsys):
+    monkeypatch.delenv("ALI_PSEUDONYMISATION_KEY")
+    folder = env["ALI_INBOX_DIR"] / "2024-03" / "ALI01"
+    folder.mkdir(parents=True)
+    (folder / "beneficiaires.csv").write_text("\n".join([BENEF_HEADER, benef_row("1")]))
+    assert main(["refresh", "--period", "2024-03"]) == 1
+    assert "ALI_PSEUDONYMISATION_KEY n'est pas définie" in capsys.readouterr().out
+    with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.livraisons").fetchall() == [(0,)]
