@@ -34,11 +34,12 @@ def stored_columns(dataset: Dataset) -> list[tuple[str, str]]:
     """Columns of ``raw.<dataset>``: direct identifiers replaced by their pseudonymised forms."""
     columns: list[tuple[str, str]] = []
     for column in dataset.columns:
-        columns.extend(_stored(column))
+        columns.extend(stored_as(column))
     return columns
 
 
-def _stored(column: Column) -> list[tuple[str, str]]:
+def stored_as(column: Column) -> list[tuple[str, str]]:
+    """What a delivered column becomes in the warehouse (nothing for a direct identifier)."""
     if column.name == "matricule":
         return [("personne_id", "VARCHAR")]
     if column.name == "date_naissance":

@@ -92,3 +92,19 @@ def test_refresh_without_key_fails_cleanly_and_writes_nothing(env, monkeypatch, 
     assert "ALI_PSEUDONYMISATION_KEY n'est pas définie" in capsys.readouterr().out
     with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.livraisons").fetchall() == [(0,)]
+
+
+def test_dagster_dev_workspace_loads(tmp_path):
+    """What ``dagster dev`` loads: the workspace's code location validates in a fresh process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=root, capture_output=True,
+        text=True, env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "HOME": str(tmp_path)}, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Validation successful for code location ali93" in done.stderr + done.stdout

@@ -64,3 +64,9 @@ def test_invalid_reference_lists_every_problem_and_keeps_the_tables_in_force(tmp
     assert "commune absente de communes_93.csv (ALI23 : 75056)" in message
     assert "partenaire inconnu (A0998)" in message
     assert con.execute("SELECT count(*) FROM reference.ali").fetchall()[0][0] == 22
+
+
+def test_contract_doc_is_generated_from_the_declaration():
+    from pipelines.contract_docs import DOC, render
+
+    assert DOC.read_text() == render(), "docs/contract.md is stale: run python -m pipelines.contract_docs"
