@@ -109,6 +109,7 @@ _CATALOGUE_RULE = Rule(
     "code_action NOT IN (SELECT c.code_action FROM reference.actions c "
     "WHERE c.code_partenaire = r.source_code AND c.annee = r.annee)",
 )
+_CODE = "upper(code_action__txt)"
 _ORGANISME = Column("organisme", "enum", values=ORGANISMES, description="CAF ou MSA ; vide = CAF")
 
 BENEFICIAIRES = Dataset(
@@ -185,7 +186,8 @@ PARTICIPATIONS = Dataset(
     (
         _MATRICULE,
         _ORGANISME,
-        Column("code_action", "text", True, description="une action de ce partenaire au catalogue de l'année"),
+        Column("code_action", "text", True, description="une action de ce partenaire au catalogue de l'année",
+               parse=_CODE),
         Column("date_entree", "date", True, description="≤ dernier jour du mois"),
         Column("date_sortie", "date", description="dans le mois ; ≥ date_entree"),
         Column("resultat_sortie", "enum", values=RESULTATS_SORTIE, description="obligatoire si date_sortie"),
@@ -210,7 +212,8 @@ ACTIONS = Dataset(
     "actions",
     "PARTENAIRE",
     (
-        Column("code_action", "text", True, description="une action de ce partenaire ; unique dans le fichier"),
+        Column("code_action", "text", True, description="une action de ce partenaire ; unique dans le fichier",
+               parse=_CODE),
         Column("places_conventionnees", "int", True, description="places financées"),
         Column("places_occupees", "int", True, description="places occupées le dernier jour du mois"),
         Column("montant_consomme_eur", "decimal", description="dépensé dans le mois"),

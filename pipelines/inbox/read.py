@@ -21,6 +21,12 @@ from pipelines.inbox.headers import normalise_header
 DELIMITERS = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 _C1_CONTROLS = re.compile("[\u0080-\u009f]")
 _TOTAL = re.compile(r"^\s*total", re.IGNORECASE)
+_CONTENT = re.compile(r'[^\s;,"]')
+"""A line with anything but spaces, delimiters and quotes (a ``;;;`` line is blank)."""
+_UTF8_SEQUENCE = re.compile(rb"\xc3[\x80-\xbf]|\xe2\x80[\x80-\xbf]|\xc2[\xa0-\xbf]")
+"""UTF-8 of é è à ç ê ô É…, ’ “ ” … and NBSP « » °: read as Windows-1252 they would be mojibake
+(« Ã© », « â€™ »), which French text never holds; in a file that is not valid UTF-8 they reveal
+mixed encodings."""
 
 
 class Unreadable(Exception):
@@ -65,8 +71,14 @@ def decode(data: bytes) -> tuple[str, str]:
     else:
         try:
             text, encoding = data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as error:
             text, encoding = _strict(data, "cp1252"), "cp1252"
+            mixed = _UTF8_SEQUENCE.search(data)
+            if mixed:
+                raise Unreadable(
+                    f"encodage mixte : UTF-8 à la position {mixed.start()} mais octet 0x{data[error.start]:02X} "
+                    f"invalide en UTF-8 à la position {error.start} (attendu un seul encodage)"
+                ) from None
     control = _C1_CONTROLS.search(text)
     if control:
         raise Unreadable(
@@ -90,7 +102,7 @@ def _strict(data: bytes, encoding: str) -> str:
 
 def detect_delimiter(text: str, expected_columns: set[str]) -> str:
     """The delimiter whose split of the header names the most contract columns, if unambiguous."""
-    header_line = next((line for line in text.splitlines() if line.strip()), None)
+    header_line = next((line for line in text.splitlines() if _CONTENT.search(line)), None)
     if header_line is None:
         raise Unreadable("fichier vide : aucune ligne non vide")
     scores = {
@@ -108,7 +120,7 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
 
 
 def _csv_records(text: str, delimiter: str):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
     start = 1
     try:
         for cells in reader:

@@ -85,6 +85,8 @@ def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Tabl
     columns = {
         "ligne": pa.array([n for n, _ in table.rows], pa.int32()),
         "champs_en_trop": pa.array([any(c.strip() for c in cells[width:]) for cells in rows], pa.bool_()),
+        # values are quoted in quarantine reasons only when the row lines up exactly with the header
+        "aligne": pa.array([len(cells) == width for cells in rows], pa.bool_()),
     }
     for column in dataset.columns:
         index = positions.get(column.name)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pipelines.contract import Column, Dataset
 
-_NUMBER = r"-?\d+([.,]\d+)?"
+_NUMBER = r"-?\d{1,15}([.,]\d+)?"
 _SPACES = "[\\s\u00a0\u202f]"
 """Thousands separators: space, no-break space, narrow no-break space."""
 
 
 def _text(name: str) -> str:
-    return f"nullif(trim({name}), '')"
+    """Trimmed of spaces, tabs, line breaks and no-break spaces; empty = NULL."""
+    return f"nullif(trim({name}, ' \t\r\n\u00a0\u202f'), '')"
 
 
 def _parse(column: Column) -> str:
@@ -39,9 +40,9 @@ def _parse(column: Column) -> str:
         return value
     if column.type == "enum":
         default = "'CAF'" if column.name == "organisme" else "NULL"
-        return f"coalesce(upper({txt}), {default})"
+        return f"coalesce(upper(strip_accents({txt})), {default})"
     if column.type == "list":
-        return f"list_filter(list_transform(string_split_regex({txt}, '[|,]'), lambda x: upper(trim(x))), lambda x: x <> '')"
+        return f"list_filter(list_transform(string_split_regex({txt}, '[|,]'), lambda x: upper(strip_accents(trim(x)))), lambda x: x <> '')"
     return txt
 
 
@@ -57,7 +58,7 @@ def _checks(column: Column) -> list[tuple[str, str, str]]:
     if column.type in ("int", "decimal"):
         number = f"replace(regexp_replace({txt}, '{_SPACES}', '', 'g'), ',', '.')"
         checks.append((f"{txt} IS NOT NULL AND NOT regexp_full_match({number}, '{_NUMBER}')",
-                       "nombre_invalide", "nombre attendu"))
+                       "nombre_invalide", "nombre attendu (15 chiffres au plus avant la virgule)"))
         if column.type == "int":
             checks.append((f"regexp_full_match({number}, '{_NUMBER}') AND {name} IS NULL",
                            "entier_attendu", "valeur fractionnaire dans une colonne entière"))
@@ -74,7 +75,8 @@ def _checks(column: Column) -> list[tuple[str, str, str]]:
 
 
 def _reason(column: Column, condition: str, code: str, message: str) -> str:
-    value = "NULL" if column.personal else f"left(r.{column.name}__txt, 60)"
+    # A row whose cells do not line up with the header may hold an identifier in any column.
+    value = "NULL" if column.personal else f"CASE WHEN r.aligne THEN left(r.{column.name}__txt, 60) END"
     message = message.replace("'", "''")
     return (f"CASE WHEN {condition} THEN {{'colonne': '{column.name}', 'regle': '{code}', "
             f"'message': '{message}', 'valeur': {value}}} END")
@@ -93,7 +95,7 @@ def validation_sql(dataset: Dataset) -> str:
     key = ", ".join(dataset.key)
     return f"""
 WITH texts AS (
-    SELECT i.file_id, i.ligne, i.champs_en_trop, f.debut, f.fin, f.annee, f.source_code, f.excel, {texts}
+    SELECT i.file_id, i.ligne, i.champs_en_trop, i.aligne, f.debut, f.fin, f.annee, f.source_code, f.excel, {texts}
     FROM incoming i JOIN incoming_files f USING (file_id)
 ),
 parsed AS (SELECT *, {parsed} FROM texts),
