@@ -11,7 +11,7 @@ import calendar
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 
 def rng(*parts: object) -> random.Random:
@@ -78,7 +78,3 @@ def random_day(r: random.Random, low: date, high: date) -> date:
 def epoch(day: date, seconds: int = 0) -> int:
     """UTC epoch seconds of ``day`` at midnight plus ``seconds``: independent of the local TZ."""
     return calendar.timegm(day.timetuple()) + seconds
-
-
-def fixed_datetime(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None)
