@@ -61,14 +61,48 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     connection.close()
 
 
+def check_counts(con: duckdb.DuckDBPyConnection, folder: str) -> None:
+    """``lignes_lues = lignes_chargees + lignes_quarantaine + lignes_ignorees`` for every valid file."""
+    rows = con.execute(
+        "SELECT fichier, statut, lignes_lues, lignes_chargees, lignes_quarantaine, lignes_ignorees "
+        "FROM raw.livraisons WHERE periode_dossier = ?", [folder]
+    ).fetchall()
+    for fichier, statut, lues, chargees, quarantaine_, ignorees in rows:
+        if statut == "VALIDE":
+            assert lues == chargees + quarantaine_ + ignorees, fichier
+        else:
+            assert (lues, chargees, quarantaine_, ignorees) == (None, None, None, None), fichier
+
+
 @pytest.fixture
 def ingest(con, inbox, tmp_path):
-    """``ingest("2024-03")`` runs the real monthly ingestion of that folder into ``con``."""
+    """``ingest("2024-03")`` runs the real monthly ingestion of that folder, then checks the counts."""
 
-    def run(folder: str, run_id: str = "test") -> int:
-        return ingest_folder(con, Settings(inbox.root, tmp_path / "archive"), folder, PSEUDO, run_id)
+    def run(folder: str = "2024-03", run_id: str = "test") -> int:
+        processed = ingest_folder(con, Settings(inbox.root, tmp_path / "archive"), folder, PSEUDO, run_id)
+        check_counts(con, folder)
+        return processed
 
     return run
+
+
+@pytest.fixture
+def load(ingest):
+    """The ingestion of one month folder (default March 2024), counts checked."""
+    return ingest
+
+
+def lines(*rows: str) -> str:
+    return "\n".join(rows) + "\n"
+
+
+def select(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[tuple]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def counts(con: duckdb.DuckDBPyConnection, fichier: str) -> tuple:
+    m = manifest(con, fichier)
+    return m["statut"], m["lignes_lues"], m["lignes_chargees"], m["lignes_quarantaine"], m["lignes_ignorees"]
 
 
 def manifest(con: duckdb.DuckDBPyConnection, fichier: str) -> dict:

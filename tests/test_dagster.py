@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-
 from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+
 from pipelines import warehouse
 from pipelines.__main__ import main
 from pipelines.definitions import build_defs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from conftest import BENEF_HEADER, PSEUDO, benef_row, manifest
 
 KEY = "2024-03/ALI01/beneficiaires.csv"

@@ -14,8 +14,8 @@ import io
 
 import openpyxl
 import pytest
+from conftest import BENEF_HEADER, TEST_KEY, benef_row, counts, lines, manifest, quarantine, select
 
-from conftest import BENEF_HEADER, TEST_KEY, benef_row, manifest, quarantine
 from pipelines.inbox.headers import normalise_header
 from pipelines.inbox.read import Unreadable, decode, detect_delimiter
 
@@ -38,9 +38,6 @@ def pid(organisme: str, matricule: str) -> str:
     return hmac.new(TEST_KEY, f"{organisme}:{matricule}".encode(), hashlib.sha256).hexdigest()
 
 
-def lines(*rows: str) -> str:
-    return "\n".join(rows) + "\n"
-
 
 def csv_text(rows: list[list[str]], delimiter: str = ";", newline: str = "\n") -> str:
     """Rows written the way a spreadsheet export writes them (quotes only where needed)."""
@@ -54,37 +51,7 @@ def fields(**overrides) -> list[str]:
     return benef_row(**overrides).split(";")
 
 
-def check_counts(con, folder: str) -> None:
-    rows = con.execute(
-        "SELECT fichier, statut, lignes_lues, lignes_chargees, lignes_quarantaine, lignes_ignorees "
-        "FROM raw.livraisons WHERE periode_dossier = ?", [folder]
-    ).fetchall()
-    assert rows, f"nothing recorded for {folder}"
-    for fichier, statut, lues, chargees, quarantaine_, ignorees in rows:
-        if statut == "VALIDE":
-            assert lues == chargees + quarantaine_ + ignorees, fichier
-        else:
-            assert (lues, chargees, quarantaine_, ignorees) == (None, None, None, None), fichier
 
-
-@pytest.fixture
-def load(con, ingest):
-    """The real ingestion of one month folder, followed by the row-count identity check."""
-
-    def run(folder: str = "2024-03") -> None:
-        ingest(folder)
-        check_counts(con, folder)
-
-    return run
-
-
-def counts(con, fichier: str) -> tuple:
-    m = manifest(con, fichier)
-    return m["statut"], m["lignes_lues"], m["lignes_chargees"], m["lignes_quarantaine"], m["lignes_ignorees"]
-
-
-def select(con, sql: str) -> list[tuple]:
-    return con.execute(sql).fetchall()
 
 
 def rejected(con, fichier: str) -> str:

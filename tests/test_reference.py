@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import REFERENCE_DIR
+
 from pipelines.reference.load import InvalidReference, load_reference
 from pipelines.warehouse import connect
 

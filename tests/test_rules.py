@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
+from conftest import BENEF_HEADER, benef_row, counts, lines, manifest, quarantine, select
 
-from conftest import BENEF_HEADER, benef_row, manifest, quarantine
 from pipelines.contract import DATASETS
 
 D = dt.date
@@ -55,41 +54,8 @@ VALID_OTHER = {  # a valid row whose key differs from the default key of ROWS[da
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def lines(*rows: str) -> str:
-    return "\n".join(rows) + "\n"
 
 
-def check_counts(con, folder: str) -> None:
-    rows = con.execute(
-        "SELECT fichier, statut, lignes_lues, lignes_chargees, lignes_quarantaine, lignes_ignorees "
-        "FROM raw.livraisons WHERE periode_dossier = ?", [folder]
-    ).fetchall()
-    assert rows, f"nothing recorded for {folder}"
-    for fichier, statut, lues, chargees, quarantaine_, ignorees in rows:
-        if statut == "VALIDE":
-            assert lues == chargees + quarantaine_ + ignorees, fichier
-        else:
-            assert (lues, chargees, quarantaine_, ignorees) == (None, None, None, None), fichier
-
-
-@pytest.fixture
-def load(con, ingest):
-    """The real ingestion of one month folder, followed by the row-count identity check."""
-
-    def run(folder: str = "2024-03") -> None:
-        ingest(folder)
-        check_counts(con, folder)
-
-    return run
-
-
-def counts(con, fichier: str) -> tuple:
-    m = manifest(con, fichier)
-    return m["statut"], m["lignes_lues"], m["lignes_chargees"], m["lignes_quarantaine"], m["lignes_ignorees"]
-
-
-def select(con, sql: str, params=None) -> list[tuple]:
-    return con.execute(sql, params or []).fetchall()
 
 
 def motifs(con, fichier: str, ligne: int) -> list[dict]:

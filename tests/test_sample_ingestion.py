@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-
 from conftest import REFERENCE_DIR, TEST_KEY
+
 from pipelines import warehouse
 from pipelines.contract import DATASETS
 from pipelines.inbox.discover import month_folders
