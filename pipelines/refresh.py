@@ -38,7 +38,10 @@ def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | Non
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = build_defs().resolve_job_def("monthly_refresh")
     return job.execute_in_process(
-        instance=instance, tags={RANGE_START: span[0], RANGE_END: span[1]}, raise_on_error=False
+        instance=instance,
+        tags={RANGE_START: span[0], RANGE_END: span[1]},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        raise_on_error=False,
     )
 
 

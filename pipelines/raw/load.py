@@ -100,7 +100,6 @@ def ingest_folder(
 def _validate(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], periode: dt.date | None) -> None:
     """Validate every file of one dataset of the month in a single query into ``validated_<name>``."""
     if not batch:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE validated_{name} AS SELECT NULL::INTEGER AS file_id LIMIT 0")
         return
     last = dt.date(periode.year, periode.month, calendar.monthrange(periode.year, periode.month)[1])
     files = pa.table({
@@ -125,61 +124,97 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], 
         con.unregister("incoming_files")
 
 
+RECORD_SQL = """
+CREATE OR REPLACE TEMP TABLE received_counts AS
+SELECT r.*, c.chargees, c.quarantaine FROM received r LEFT JOIN ({counts}) c USING (dataset, file_id);
+DELETE FROM raw.livraisons l USING received r WHERE l.fichier = r.fichier AND l.sha256 = r.sha256;
+INSERT INTO raw.livraisons BY NAME
+SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
+    now()::TIMESTAMP AS traite_le, statut, false AS en_vigueur, lignes_lues, chargees AS lignes_chargees,
+    quarantaine AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur, colonnes_ignorees,
+    archive, run_id
+FROM received_counts;
+DELETE FROM raw.quarantaine q USING received r WHERE q.fichier = r.fichier AND q.sha256 = r.sha256;
+{quarantine}
+CREATE OR REPLACE TEMP TABLE winners AS
+WITH touched AS (SELECT DISTINCT periode_dossier, source_code, dataset FROM received WHERE statut = 'VALIDE'),
+ranked AS (
+    SELECT l.*, row_number() OVER (PARTITION BY l.periode_dossier, l.source_code, l.dataset
+                                   ORDER BY l.recu_le DESC, l.fichier DESC) AS rang
+    FROM raw.livraisons l JOIN touched USING (periode_dossier, source_code, dataset)
+    WHERE l.statut = 'VALIDE'
+)
+SELECT w.periode, w.periode_dossier, w.source_code, w.dataset, w.fichier, w.sha256, r.file_id
+FROM ranked w JOIN received r USING (fichier, sha256)
+WHERE w.rang = 1;
+"""
+
+
 def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str) -> None:
-    """Manifest rows for every processed file; raw rows for the deliveries that take force."""
-    for p in todo:
-        _manifest(con, p, run_id)
-    for key in dict.fromkeys(p.key for p in todo if p.rejection is None and p.dataset is not None):
-        winner = con.execute(
-            "SELECT fichier, sha256 FROM raw.livraisons WHERE periode_dossier = ? AND source_code = ? "
-            "AND dataset = ? AND statut = 'VALIDE' ORDER BY recu_le DESC, fichier DESC LIMIT 1", list(key)
-        ).fetchall()[0]
-        current = con.execute(
-            "SELECT fichier, sha256 FROM raw.livraisons WHERE periode_dossier = ? AND source_code = ? "
-            "AND dataset = ? AND en_vigueur", list(key)
-        ).fetchall()
-        if current and current[0] == winner:
-            continue
-        chosen = next(p for p in todo if (p.file.fichier, p.sha256) == winner)
-        name = chosen.dataset.name
-        con.execute(f"DELETE FROM raw.{name} WHERE periode = ? AND source_code = ?", [chosen.file.periode, key[1]])
-        con.execute(
-            f"INSERT INTO raw.{name} SELECT v.debut AS periode, v.source_code, ? AS sha256, v.ligne, "
-            f"{', '.join(_stored_expressions(name))} FROM validated_{name} v CROSS JOIN ali_cle "
-            f"WHERE v.file_id = ? AND len(v.erreurs) = 0 ORDER BY v.ligne",
-            [chosen.sha256, chosen.file_id],
-        )
-        con.execute(
-            "UPDATE raw.livraisons SET en_vigueur = (fichier = ? AND sha256 = ?) "
-            "WHERE periode_dossier = ? AND source_code = ? AND dataset = ?", [*winner, *key],
-        )
+    """Manifest and quarantine rows for every processed file; raw rows for the deliveries taking force.
 
-
-def _manifest(con: duckdb.DuckDBPyConnection, p: Prepared, run_id: str) -> None:
-    counts = (None, None, None, None)
-    if p.rejection is None:
-        name = p.dataset.name
-        loaded, quarantined = con.execute(
-            f"SELECT count(*) FILTER (len(erreurs) = 0), count(*) FILTER (len(erreurs) > 0) "
-            f"FROM validated_{name} WHERE file_id = ?", [p.file_id]
-        ).fetchall()[0]
-        counts = (p.table.rows_read, loaded, quarantined, len(p.table.ignored_rows))
-        con.execute("DELETE FROM raw.quarantaine WHERE fichier = ? AND sha256 = ?", [p.file.fichier, p.sha256])
-        con.execute(
-            f"INSERT INTO raw.quarantaine SELECT debut, source_code, ?, ?, ?, ligne, erreurs "
-            f"FROM validated_{name} WHERE file_id = ? AND len(erreurs) > 0 ORDER BY ligne",
-            [name, p.sha256, p.file.fichier, p.file_id],
-        )
-    f = p.file
-    con.execute(
-        "INSERT OR REPLACE INTO raw.livraisons VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, "
-        "coalesce((SELECT en_vigueur FROM raw.livraisons WHERE fichier = ? AND sha256 = ?), false), "
-        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            f.periode, f.periode_dossier, f.source_code, f.dataset, f.fichier, p.sha256, f.taille_octets,
-            f.recu_le, "REJETE" if p.rejection else "VALIDE", f.fichier, p.sha256, *counts, p.rejection,
-            p.table.encoding if p.table else None,
-            {";": ";", ",": ",", "\t": "TAB"}.get(p.table.delimiter) if p.table and p.table.delimiter else None,
-            p.extra_columns, p.archive, run_id,
-        ],
+    Set-wise: a handful of statements per month whatever the number of files. The winner of a key
+    is its valid version received last; only versions processed in this run can newly win (an
+    older one received again is processed again), so their validated rows are at hand.
+    """
+    con.register("received_files", _received(todo, run_id))
+    con.execute("CREATE OR REPLACE TEMP TABLE received AS SELECT * FROM received_files")
+    con.unregister("received_files")
+    validated = sorted({p.dataset.name for p in todo if p.cells is not None})
+    counts = " UNION ALL ".join([
+        "SELECT NULL::VARCHAR AS dataset, NULL::INTEGER AS file_id, 0 AS chargees, 0 AS quarantaine WHERE false",
+        *(f"SELECT '{name}' AS dataset, file_id, count(*) FILTER (len(erreurs) = 0) AS chargees, "
+        f"count(*) FILTER (len(erreurs) > 0) AS quarantaine FROM validated_{name} GROUP BY file_id"
+        for name in validated),
+    ])
+    quarantine = "\n".join(
+        f"INSERT INTO raw.quarantaine SELECT v.debut, v.source_code, r.dataset, r.sha256, r.fichier, v.ligne, "
+        f"v.erreurs FROM validated_{name} v JOIN received r ON r.dataset = '{name}' AND r.file_id = v.file_id "
+        f"WHERE len(v.erreurs) > 0 ORDER BY r.fichier, v.ligne;"
+        for name in validated
     )
+    con.execute(RECORD_SQL.format(counts=counts, quarantine=quarantine))
+    for name in validated:
+        con.execute(
+            f"DELETE FROM raw.{name} t USING winners w WHERE w.dataset = '{name}' "
+            f"AND t.periode = w.periode AND t.source_code = w.source_code"
+        )
+        con.execute(
+            f"INSERT INTO raw.{name} SELECT v.debut AS periode, v.source_code, w.sha256, v.ligne, "
+            f"{', '.join(_stored_expressions(name))} FROM validated_{name} v "
+            f"JOIN winners w ON w.dataset = '{name}' AND w.file_id = v.file_id CROSS JOIN ali_cle "
+            f"WHERE len(v.erreurs) = 0 ORDER BY v.source_code, v.ligne"
+        )
+    con.execute(
+        "UPDATE raw.livraisons l SET en_vigueur = (l.fichier = w.fichier AND l.sha256 = w.sha256) FROM winners w "
+        "WHERE l.periode_dossier = w.periode_dossier AND l.source_code = w.source_code AND l.dataset = w.dataset"
+    )
+
+
+def _received(todo: list[Prepared], run_id: str) -> pa.Table:
+    """One row per processed file, as the manifest records it (counts of valid rows come from SQL)."""
+    return pa.table({
+        "periode": pa.array([p.file.periode for p in todo], pa.date32()),
+        "periode_dossier": [p.file.periode_dossier for p in todo],
+        "source_code": pa.array([p.file.source_code for p in todo], pa.string()),
+        "dataset": pa.array([p.file.dataset for p in todo], pa.string()),
+        "file_id": pa.array([p.file_id if p.cells is not None else None for p in todo], pa.int32()),
+        "fichier": [p.file.fichier for p in todo],
+        "sha256": [p.sha256 for p in todo],
+        "taille_octets": pa.array([p.file.taille_octets for p in todo], pa.int64()),
+        "recu_le": pa.array([p.file.recu_le for p in todo], pa.timestamp("us")),
+        "statut": ["REJETE" if p.rejection else "VALIDE" for p in todo],
+        "lignes_lues": pa.array([p.table.rows_read if p.table and not p.rejection else None for p in todo], pa.int32()),
+        "lignes_ignorees": pa.array(
+            [len(p.table.ignored_rows) if p.table and not p.rejection else None for p in todo], pa.int32()),
+        "motif_rejet": pa.array([p.rejection for p in todo], pa.string()),
+        "encodage": pa.array([p.table.encoding if p.table else None for p in todo], pa.string()),
+        "separateur": pa.array([_DELIMITER_NAMES.get(p.table.delimiter) if p.table else None for p in todo],
+                               pa.string()),
+        "colonnes_ignorees": pa.array([p.extra_columns for p in todo], pa.list_(pa.string())),
+        "archive": [p.archive for p in todo],
+        "run_id": [run_id] * len(todo),
+    })
+
+
+_DELIMITER_NAMES = {";": ";", ",": ",", "\t": "TAB"}
