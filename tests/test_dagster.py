@@ -33,7 +33,7 @@ def test_code_location_loads_with_partitioned_assets_in_one_pool():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"raw/beneficiaires", "raw/conseillers", "raw/participations", "raw/actions", "raw/livraisons",
-            "raw/quarantaine", "reference/ali", "reference/actions"} <= keys
+            "raw/quarantaine", "raw/signalements", "reference/ali", "reference/actions"} <= keys
     raw = graph.get(dg.AssetKey(["raw", "beneficiaires"]))
     assert raw.partitions_def.get_partition_keys()[0] == "2023-02"
     job = defs.resolve_job_def("monthly_refresh")

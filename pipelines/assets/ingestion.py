@@ -11,7 +11,7 @@ from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
 from pipelines.partitions import monthly_partitions
 from pipelines.raw.load import ingest_folder
-from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule
+from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
 from pipelines.resources import InboxResource, PseudonymisationResource, WarehouseResource
 
 RAW_DESCRIPTIONS = {
@@ -20,6 +20,8 @@ RAW_DESCRIPTIONS = {
     "livraisons": "Manifeste : chaque fichier reçu, son empreinte SHA-256, son statut, ses comptes de lignes, "
                   "son motif de rejet et la version en vigueur.",
     "quarantaine": "Lignes écartées avec leurs motifs (fichier, ligne, colonne, règle) ; jamais d'identifiant.",
+    "signalements": "Anomalies signalées sans blocage, par mois et ALI : référent inconnu, action prescrite "
+                    "inconnue, personne accompagnée par deux ALI.",
 }
 
 
@@ -58,6 +60,7 @@ def raw_deliveries(
         summary = month_summary(con, months)
         figures = dataset_figures(con, months)
         rules = quarantine_by_rule(con, months)
+        reported = reported_by_rule(con, months)
     for name in DATASETS:
         loaded, quarantined, rejected = figures.get(name, (0, 0, 0))
         yield dg.MaterializeResult(
@@ -66,6 +69,7 @@ def raw_deliveries(
         )
     totals = {k: sum(r[k] for r in summary) for k in ("fichiers_recus", "fichiers_valides", "fichiers_rejetes")}
     yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata=totals)
+    yield dg.MaterializeResult(asset_key=["raw", "signalements"], metadata=reported)
     yield dg.MaterializeResult(
         asset_key=["raw", "quarantaine"],
         metadata={

@@ -89,7 +89,7 @@ def from_environment(environ: dict[str, str] | None = None) -> Pseudonymiser:
             f"{KEY_ENV} n'est pas définie. Définir la clé secrète (jamais dans le dépôt), "
             f"ou {DEMO_ENV}=1 pour une démonstration sur données fictives."
         )
-    path = Path(environ.get(DEMO_KEY_FILE_ENV, "data/.demo-key"))
+    path = Path(environ.get(DEMO_KEY_FILE_ENV) or Path(__file__).resolve().parents[2] / "data" / ".demo-key")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))

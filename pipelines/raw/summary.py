@@ -35,6 +35,16 @@ GROUP BY ALL ORDER BY lignes DESC, regle
 """
 
 
+REPORTED_SQL = """
+SELECT regle, sum(nb_lignes)::BIGINT FROM raw.signalements
+WHERE strftime(periode, '%Y-%m') IN (SELECT unnest($mois)) GROUP BY ALL ORDER BY regle
+"""
+
+
+def reported_by_rule(con: duckdb.DuckDBPyConnection, months: list[str]) -> dict[str, int]:
+    return dict(con.execute(REPORTED_SQL, {"mois": months}).fetchall())
+
+
 def month_summary(con: duckdb.DuckDBPyConnection, months: list[str]) -> list[dict]:
     cursor = con.execute(SUMMARY_SQL, {"mois": months})
     names = [d[0] for d in cursor.description]
