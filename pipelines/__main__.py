@@ -29,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
     if args.command == "sample":
+        from pipelines.resources import env_path
         from pipelines.sample import generate
 
-        summary = generate(args.out, scale=args.scale, start=args.start, end=args.end)
+        reference = Path(env_path("ALI_REFERENCE_DIR"))
+        summary = generate(args.out, scale=args.scale, start=args.start, end=args.end, reference_dir=reference)
         print("\n".join(summary.lines()))
         return 0
     from pipelines.refresh import main as refresh_main
