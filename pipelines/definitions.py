@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.assets.ingestion import raw_deliveries
 from pipelines.assets.reference import reference_data
+from pipelines.automation import inbox_sensor, schedule_for
 from pipelines.resources import resources_from_env
 
 monthly_refresh = dg.define_asset_job(
@@ -18,6 +19,8 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[reference_data, raw_deliveries],
         jobs=[monthly_refresh],
+        schedules=[schedule_for(monthly_refresh)],
+        sensors=[inbox_sensor],
         resources=resources_from_env(),
     )
 

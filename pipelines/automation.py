@@ -1,0 +1,85 @@
+"""Automation: the monthly schedule and the inbox sensor.
+
+The schedule processes the previous month on the 10th at 06:00 (Europe/Paris), when deliveries due
+by the 5th are in. The sensor requests one run of the file's month per new or changed file, so late
+deliveries and corrected re-sends update their month's marts without anyone acting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.inbox.discover import list_files, month_folders, other_folders, sha256_of
+from pipelines.partitions import monthly_partitions
+from pipelines.resources import env_path
+
+
+def schedule_for(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(
+        job, name="monthly_refresh_schedule", day_of_month=10, hour_of_day=6,
+        description="Le 10 à 6 h (Europe/Paris) : le mois précédent, dont les livraisons sont dues le 5.",
+    )
+
+
+def _manifest(warehouse: Path) -> dict[str, tuple[str, float]]:
+    """fichier → (sha256, reception time) of what the warehouse already holds; {} if none yet."""
+    if not warehouse.exists():
+        return {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT fichier, sha256, epoch(max(recu_le)) FROM raw.livraisons GROUP BY ALL"
+        ).fetchall()
+    return {f: (s, t) for f, s, t in rows}
+
+
+def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[str, float]] | None):
+    """(run requests, new cursor): one request per file whose content or reception time changed.
+
+    ``cursor`` maps each file to [mtime, size, sha256]; a file is hashed only when its mtime or size
+    moved. Without a cursor, ``known`` (the warehouse's manifest) says what is already ingested.
+    """
+    partitions = set(monthly_partitions.get_partition_keys())
+    requests, new_cursor = [], {}
+    for folder in [*month_folders(inbox), *other_folders(inbox)]:
+        for file in list_files(inbox, folder):
+            mtime, size = file.recu_le.replace(tzinfo=dt.timezone.utc).timestamp(), file.taille_octets
+            previous = cursor.get(file.fichier)
+            if previous and previous[:2] == [mtime, size]:
+                new_cursor[file.fichier] = previous
+                continue
+            sha = sha256_of(file.path)
+            new_cursor[file.fichier] = [mtime, size, sha]
+            if previous and previous[2] == sha:
+                continue
+            if not previous and known is not None and known.get(file.fichier, ("", 0.0))[0] == sha \
+                    and known[file.fichier][1] >= mtime - 1e-3:
+                continue
+            partition = folder if folder in partitions else sorted(partitions)[-1]
+            requests.append(dg.RunRequest(
+                run_key=f"{sha}:{file.fichier}", partition_key=partition,
+                tags={"ali/fichier": file.fichier, "ali/sha256": sha},
+            ))
+    return requests, new_cursor
+
+
+@dg.sensor(
+    job_name="monthly_refresh", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Une exécution du mois concerné par fichier nouveau ou modifié de la boîte de dépôt.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext):
+    """Run key = the file's content hash (with its path, so identical files of two senders both run)."""
+    cursor = json.loads(context.cursor) if context.cursor else None
+    known = None
+    if cursor is None:
+        try:
+            known = _manifest(Path(env_path("ALI_WAREHOUSE")))
+        except duckdb.IOException:
+            return dg.SkipReason("entrepôt occupé par une exécution : état initial relevé au prochain passage")
+    requests, new_cursor = inbox_changes(Path(env_path("ALI_INBOX_DIR")), cursor or {}, known)
+    context.update_cursor(json.dumps(new_cursor, sort_keys=True))
+    return requests or dg.SkipReason("aucun fichier nouveau ou modifié")

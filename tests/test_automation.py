@@ -1,0 +1,86 @@
+"""The monthly schedule and the inbox sensor, evaluated for real against a temporary inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import dagster as dg
+import pytest
+
+from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+from pipelines.automation import inbox_sensor
+from pipelines.definitions import build_defs
+from pipelines.refresh import run_refresh
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for name, value in {
+        "ALI_INBOX_DIR": tmp_path / "inbox", "ALI_ARCHIVE_DIR": tmp_path / "archive",
+        "ALI_WAREHOUSE": tmp_path / "warehouse" / "ali.duckdb", "ALI_REFERENCE_DIR": REFERENCE_DIR,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("ALI_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    return tmp_path
+
+
+def put(root, relative, text, mtime):
+    path = root / "inbox" / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+
+
+def evaluate(instance, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=build_defs())
+    result = inbox_sensor(context)
+    requests = [] if isinstance(result, dg.SkipReason) else result
+    return [(r.partition_key, r.run_key, r.tags["ali/fichier"]) for r in requests], context.cursor
+
+
+def test_schedule_runs_the_previous_month_on_the_10th_at_6_paris_time():
+    defs = build_defs()
+    schedule = defs.resolve_schedule_def("monthly_refresh_schedule")
+    assert schedule.cron_schedule == "0 6 10 * *" and schedule.execution_timezone == "Europe/Paris"
+    paris = dt.timezone(dt.timedelta(hours=1))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 3, 10, 6, 0, tzinfo=paris))
+        requests = list(schedule.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == ["2026-02"]
+
+
+def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(env):
+    v1 = "\n".join([BENEF_HEADER, benef_row("1")])
+    put(env, "2024-03/ALI01/beneficiaires.csv", v1, 1_711_000_000)
+    put(env, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
+        1_711_000_100)
+    with dg.instance_for_test() as instance:
+        first, cursor = evaluate(instance)
+        assert sorted(f for _, _, f in first) == ["2024-03/ALI01/beneficiaires.csv", "2024-03/ALI01/conseillers.csv"]
+        assert {p for p, _, _ in first} == {"2024-03"}
+        unchanged, cursor = evaluate(instance, cursor)
+        assert unchanged == []
+        # a late delivery for an older month, a corrected re-send, and a file touched without change
+        put(env, "2023-11/ALI02/beneficiaires.csv", v1, 1_712_000_000)
+        put(env, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), 1_712_000_100)
+        put(env, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
+            1_712_000_200)
+        second, cursor = evaluate(instance, cursor)
+        assert sorted((p, f) for p, _, f in second) == [
+            ("2023-11", "2023-11/ALI02/beneficiaires.csv"), ("2024-03", "2024-03/ALI01/beneficiaires.csv")]
+        run_keys = [k for _, k, _ in second]
+        assert len(set(run_keys)) == 2 and all(len(k.split(":")[0]) == 64 for k in run_keys)
+        assert evaluate(instance, cursor)[0] == []
+
+
+def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(env):
+    put(env, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), 1_711_000_000)
+    assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
+    put(env, "2024-03/ALI03/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("3")]), 1_711_000_500)
+    with dg.instance_for_test() as instance:
+        requests, cursor = evaluate(instance)
+    assert [f for _, _, f in requests] == ["2024-03/ALI03/beneficiaires.csv"]
+    assert set(json.loads(cursor)) == {"2024-03/ALI01/beneficiaires.csv", "2024-03/ALI03/beneficiaires.csv"}
