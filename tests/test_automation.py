@@ -8,8 +8,8 @@ import os
 
 import dagster as dg
 import pytest
-
 from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+
 from pipelines.automation import inbox_sensor
 from pipelines.definitions import build_defs
 from pipelines.refresh import run_refresh
