@@ -45,6 +45,41 @@ def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | Non
     )
 
 
+HEADLINE_SQL = """
+SELECT strftime(periode, '%Y-%m'), ali_ouvertes, ali_ayant_livre, file_active, accompagnes_fin_mois,
+    personnes_multi_ali, etp_accompagnement, objectif_conseillers, places_conventionnees, objectif_places,
+    places_occupees, taux_occupation, taux_sorties_positives
+FROM marts.mart_departement_mensuel WHERE strftime(periode, '%Y-%m') = ?
+"""
+
+
+def _number(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def headline(con, month: str) -> list[str]:
+    """The month's headline figures against the Département's targets (mart_departement_mensuel)."""
+    rows = con.execute(HEADLINE_SQL, [month]).fetchall()
+    if not rows:
+        return [f"pas de ligne pour {month} dans marts.mart_departement_mensuel"]
+    (m, ouvertes, livre, file_active, fin_mois, multi, etp, obj_etp, places, obj_places, occupees, occupation,
+     positives) = rows[0]
+    share = f", {_number(100 * places / obj_places, 1)} % de l'objectif" if places and obj_places else ""
+    return [
+        f"Chiffres clés de {m} :",
+        f"  ALI ouvertes / ayant livré     {ouvertes} / {livre}",
+        f"  file active (personnes)        {_number(file_active)} (dont {_number(multi)} dans deux ALI)",
+        f"  accompagnés en fin de mois     {_number(fin_mois)}",
+        f"  ETP d'accompagnement           {_number(etp, 1)} (objectif {_number(obj_etp)})",
+        f"  places conventionnées          {_number(places)} (objectif {_number(obj_places)}{share})",
+        f"  places occupées                {_number(occupees)} (taux d'occupation "
+        f"{_number(None if occupation is None else 100 * occupation, 1)} %)",
+        f"  sorties positives              {_number(None if positives is None else 100 * positives, 1)} %",
+    ]
+
+
 def main(period: str | None) -> int:
     started = time.monotonic()
     result = run_refresh(period)
@@ -63,9 +98,11 @@ def main(period: str | None) -> int:
     with warehouse.connect(path, read_only=True) as con:
         rows = month_summary(con, [*months, *other_folders(inbox)])
         rules = quarantine_by_rule(con, months)
+        figures = headline(con, max(months))
     print(format_summary(rows))
     print("\nquarantaine par règle (motifs, une ligne peut en avoir plusieurs) :")
     for rule, count in rules:
         print(f"  {rule:<28} {count}")
+    print("\n" + "\n".join(figures))
     print(f"\nrun {result.run_id} réussi en {elapsed:.1f} s — entrepôt : {path}")
     return 0

@@ -5,6 +5,7 @@ field (the UI shows resource configuration): it is read from the environment whe
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -63,7 +64,13 @@ class PseudonymisationResource(dg.ConfigurableResource):
 
 
 def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+    from dagster_dbt import DbtCliResource
+
     return {
+        "dbt": DbtCliResource(
+            project_dir=str(PROJECT_ROOT / "dbt_project"), profiles_dir=str(PROJECT_ROOT / "dbt_project"),
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),  # the venv's dbt, activated or not
+        ),
         "warehouse": WarehouseResource(path=env_path("ALI_WAREHOUSE", environ)),
         "inbox": InboxResource(
             inbox_dir=env_path("ALI_INBOX_DIR", environ), archive_dir=env_path("ALI_ARCHIVE_DIR", environ)

@@ -23,6 +23,16 @@ BENEF_HEADER = (
 )
 
 
+def pytest_configure(config):
+    """Refresh the dbt manifest before the code location is imported (models may have changed)."""
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run([str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=project, check=True)
+
+
 def benef_row(matricule="1234567", organisme="CAF", naissance="1980-04-03", sexe="F", commune="93001",
               orientation="2024-02-01", rdv="2024-02-10", entree="2024-03-01", contrat="", sortie="",
               motif="", referent="R1", entretiens="2", heures="", freins="", actions="",

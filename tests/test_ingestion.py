@@ -145,3 +145,28 @@ def test_archive_keeps_every_version_owner_only(con, inbox, ingest, tmp_path):
     assert {oct(p.stat().st_mode & 0o777) for p in archived} == {"0o400"}
     recorded = {r[0] for r in con.execute("SELECT archive FROM raw.livraisons").fetchall()}
     assert recorded == {str(p.relative_to(tmp_path / "archive")) for p in archived}
+
+
+def test_consistency_check_finds_unprocessed_files_bad_counts_and_double_force(con, inbox, ingest):
+    from pipelines.raw.checks import ingestion_problems
+
+    inbox.put(KEY, "\n".join([BENEF_HEADER, benef_row("1")]))
+    ingest("2024-03")
+    assert ingestion_problems(con, inbox.root, ["2024-03"]) == []
+    inbox.put("2024-03/ALI02/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]))
+    con.execute("UPDATE raw.livraisons SET lignes_lues = 5")
+    con.execute("INSERT INTO raw.livraisons SELECT * REPLACE ('autre.csv' AS fichier) FROM raw.livraisons")
+    assert sorted(ingestion_problems(con, inbox.root, ["2024-03"])) == [
+        "lignes_incoherentes : 2024-03/ALI01/beneficiaires.csv",
+        "lignes_incoherentes : autre.csv",
+        "non_traite : 2024-03/ALI02/beneficiaires.csv",
+        "plusieurs_en_vigueur : 2024-03/ALI01/beneficiaires",
+    ]
+
+
+def test_a_header_only_file_is_a_valid_delivery_of_zero_rows(con, inbox, ingest):
+    inbox.put(KEY, BENEF_HEADER + "\n")
+    ingest("2024-03")
+    row = manifest(con, KEY)
+    assert (row["statut"], row["en_vigueur"], row["lignes_lues"], row["lignes_chargees"],
+            row["lignes_quarantaine"], row["lignes_ignorees"]) == ("VALIDE", True, 0, 0, 0, 0)

@@ -10,6 +10,7 @@ from pipelines.assets.reference import reference_data
 from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
 from pipelines.partitions import monthly_partitions
+from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder
 from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
 from pipelines.resources import InboxResource, PseudonymisationResource, WarehouseResource
@@ -30,6 +31,13 @@ RAW_DESCRIPTIONS = {
         dg.AssetSpec(["raw", name], description=text, group_name="raw", kinds={"duckdb"},
                      deps=[spec.key for spec in reference_data.specs])
         for name, text in RAW_DESCRIPTIONS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ingestion_coherente", asset=["raw", "livraisons"], blocking=True,
+            description="Chaque fichier du mois est au manifeste, ses comptes de lignes s'additionnent et une "
+                        "seule livraison est en vigueur par clé ; sinon les marts ne sont pas reconstruits.",
+        )
     ],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -61,6 +69,7 @@ def raw_deliveries(
         figures = dataset_figures(con, months)
         rules = quarantine_by_rule(con, months)
         reported = reported_by_rule(con, months)
+        problems = ingestion_problems(con, settings.inbox, months)
     for name in DATASETS:
         loaded, quarantined, rejected = figures.get(name, (0, 0, 0))
         yield dg.MaterializeResult(
@@ -69,6 +78,10 @@ def raw_deliveries(
         )
     totals = {k: sum(r[k] for r in summary) for k in ("fichiers_recus", "fichiers_valides", "fichiers_rejetes")}
     yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata=totals)
+    yield dg.AssetCheckResult(
+        check_name="ingestion_coherente", asset_key=["raw", "livraisons"], passed=not problems,
+        metadata={"problemes": len(problems), "exemples": "\n".join(problems[:20])},
+    )
     yield dg.MaterializeResult(asset_key=["raw", "signalements"], metadata=reported)
     yield dg.MaterializeResult(
         asset_key=["raw", "quarantaine"],

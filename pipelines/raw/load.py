@@ -130,8 +130,9 @@ SELECT r.*, c.chargees, c.quarantaine FROM received r LEFT JOIN ({counts}) c USI
 DELETE FROM raw.livraisons l USING received r WHERE l.fichier = r.fichier AND l.sha256 = r.sha256;
 INSERT INTO raw.livraisons BY NAME
 SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
-    now()::TIMESTAMP AS traite_le, statut, false AS en_vigueur, lignes_lues, chargees AS lignes_chargees,
-    quarantaine AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur, colonnes_ignorees,
+    now()::TIMESTAMP AS traite_le, statut, false AS en_vigueur, lignes_lues,
+    CASE WHEN statut = 'VALIDE' THEN coalesce(chargees, 0) END AS lignes_chargees,
+    CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur, colonnes_ignorees,
     archive, run_id
 FROM received_counts;
 DELETE FROM raw.quarantaine q USING received r WHERE q.fichier = r.fichier AND q.sha256 = r.sha256;

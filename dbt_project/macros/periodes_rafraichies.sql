@@ -1,0 +1,52 @@
+{#- Month-scoped refresh of the incremental marts.
+
+    Vars min_periode / max_periode: ISO dates 'YYYY-MM-DD' (first day of a month), both optional.
+    They only apply to an incremental run (the mart exists and no --full-refresh): a first build or a
+    full refresh always builds every month. -#}
+
+{% macro _periode_var(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set value = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-01$', value) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " = '" ~ value ~ "' : attendu AAAA-MM-01 (premier jour du mois)") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+
+{#- SQL condition on `column` restricting an incremental run to the requested months ('true' otherwise). -#}
+{% macro filtre_periodes(column='periode') -%}
+    {%- set min_p = _periode_var('min_periode') -%}
+    {%- set max_p = _periode_var('max_periode') -%}
+    {%- if is_incremental() and (min_p or max_p) -%}
+        {%- if min_p %}{{ column }} >= date '{{ min_p }}'{% endif -%}
+        {%- if min_p and max_p %} and {% endif -%}
+        {%- if max_p %}{{ column }} <= date '{{ max_p }}'{% endif -%}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre-hook of the marts: on an incremental run, delete the rows of the months being rebuilt
+    (every month when no var is given), so the delete+insert leaves no stale row behind. -#}
+{% macro supprimer_periodes_rafraichies() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ filtre_periodes('periode') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- SQL condition of the marts' months to build: after the pre-hook has deleted the run's months,
+    every calendar month absent from the mart — the run's months, and any month never built yet (a
+    month without deliveries between the months already built and the one a run asks for). -#}
+{% macro mois_a_construire(column='periode') -%}
+    {%- if is_incremental() -%}
+        {{ column }} not in (select distinct periode from {{ this }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

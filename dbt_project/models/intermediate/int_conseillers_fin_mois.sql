@@ -1,0 +1,35 @@
+-- Advisers present at month end per ALI: loaded conseillers rows of the delivery in force whose
+-- date_depart is empty or ≥ E, with a flag for the accompaniment functions (CIP, TRAVAILLEUR_SOCIAL).
+with
+
+conseillers as (
+
+    select * from {{ ref('stg_raw__conseillers') }}
+
+),
+
+calendrier as (
+
+    select * from {{ ref('int_calendrier_mois') }}
+
+),
+
+final as (
+
+    select
+        conseillers.periode,
+        calendrier.fin_mois,
+        conseillers.code_ali,
+        conseillers.referent,
+        conseillers.fonction,
+        conseillers.etp,
+        conseillers.fonction in ('CIP', 'TRAVAILLEUR_SOCIAL') as est_accompagnement
+    from conseillers
+    inner join calendrier
+        on calendrier.periode = conseillers.periode
+    where conseillers.date_depart is null
+        or conseillers.date_depart >= calendrier.fin_mois
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+"""Consistency of a month's ingestion: the blocking check between the raw layer and the marts.
+
+If a file of the month is not in the manifest, if a file's counts do not add up, or if a key has
+two deliveries in force, the marts must not be rebuilt on top of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.inbox.discover import list_files
+
+CHECKS_SQL = """
+SELECT 'lignes_incoherentes', fichier FROM raw.livraisons
+WHERE periode_dossier IN (SELECT unnest($mois)) AND statut = 'VALIDE'
+  AND lignes_lues IS DISTINCT FROM lignes_chargees + lignes_quarantaine + lignes_ignorees
+UNION ALL
+SELECT 'plusieurs_en_vigueur', periode_dossier || '/' || source_code || '/' || dataset FROM raw.livraisons
+WHERE periode_dossier IN (SELECT unnest($mois)) AND en_vigueur GROUP BY ALL HAVING count(*) > 1
+"""
+
+
+def ingestion_problems(con: duckdb.DuckDBPyConnection, inbox: Path, months: list[str]) -> list[str]:
+    """Every inconsistency of the ingestion of ``months`` (empty list = consistent)."""
+    received = {
+        (f, r) for f, r in con.execute(
+            "SELECT fichier, recu_le FROM raw.livraisons WHERE periode_dossier IN (SELECT unnest($mois))",
+            {"mois": months},
+        ).fetchall()
+    }
+    problems = [
+        f"non_traite : {file.fichier}"
+        for month in months
+        for file in list_files(inbox, month)
+        if (file.fichier, file.recu_le) not in received
+    ]
+    problems += [f"{rule} : {what}" for rule, what in con.execute(CHECKS_SQL, {"mois": months}).fetchall()]
+    return problems
