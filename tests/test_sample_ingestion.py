@@ -110,3 +110,33 @@ def test_sample_loads_every_month_with_a_plausible_quarantine_share(loaded):
         "AND lignes_lues <> lignes_chargees + lignes_quarantaine + lignes_ignorees"
     ).fetchall()[0][0]
     assert bad_counts == 0
+
+
+def test_sample_builds_every_mart_with_its_checks_and_a_dbt_catalogue(loaded, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, _, instance, result = loaded
+    checks = [e.asset_check_evaluation for e in instance.all_logs(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    failed = [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    assert len(checks) >= 75 and failed == []
+    con = warehouse.connect(root / "ali.duckdb", read_only=True)
+    counts = dict(con.execute(
+        "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall())
+    assert sorted(counts) == ["mart_actions_mensuel", "mart_ali_mensuel", "mart_departement_mensuel",
+                              "mart_livraisons", "mart_territoire_mensuel"]
+    con.close()
+    copy = tmp_path / "ali.duckdb"
+    shutil.copy(root / "ali.duckdb", copy)
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--profiles-dir", ".",
+         "--target-path", str(tmp_path / "target")], cwd=project, capture_output=True, text=True,
+        env={**__import__("os").environ, "ALI_WAREHOUSE": str(copy)}, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    catalog = (tmp_path / "target" / "catalog.json").read_text()
+    assert "mart_departement_mensuel" in catalog and "taux_occupation" in catalog
