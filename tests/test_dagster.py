@@ -108,3 +108,26 @@ def test_dagster_dev_workspace_loads(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful for code location ali93" in done.stderr + done.stdout
+
+
+def test_a_failed_ingestion_check_blocks_the_marts(env):
+    folder = env["ALI_INBOX_DIR"] / "2024-03" / "ALI01"
+    folder.mkdir(parents=True)
+    (folder / "beneficiaires.csv").write_text("\n".join([BENEF_HEADER, benef_row("1")]))
+    assert run_refresh("2024-03", instance=dg.DagsterInstance.ephemeral()).success
+    with warehouse.connect(env["ALI_WAREHOUSE"]) as con:
+        before = con.execute("SELECT * FROM marts.mart_ali_mensuel ORDER BY ALL").fetchall()
+        # a second delivery "in force" for the same key: the manifest no longer says which one counts
+        con.execute("INSERT INTO raw.livraisons SELECT * REPLACE ('2024-03/ALI01/copie.csv' AS fichier) "
+                    "FROM raw.livraisons")
+    (folder / "conseillers.csv").write_text("referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n")
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_refresh("2024-03", instance=instance)
+    assert not result.success
+    check = [e.asset_check_evaluation for e in instance.all_logs(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    assert [(c.check_name, c.passed) for c in check] == [("ingestion_coherente", False)]
+    assert "plusieurs_en_vigueur : 2024-03/ALI01/beneficiaires" in check[0].metadata["exemples"].text
+    assert "dbt_models" not in {e.step_key for e in result.all_events if e.is_step_success}
+    with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
+        assert con.execute("SELECT * FROM marts.mart_ali_mensuel ORDER BY ALL").fetchall() == before

@@ -24,17 +24,17 @@ WHERE periode_dossier IN (SELECT unnest($mois)) AND en_vigueur GROUP BY ALL HAVI
 
 def ingestion_problems(con: duckdb.DuckDBPyConnection, inbox: Path, months: list[str]) -> list[str]:
     """Every inconsistency of the ingestion of ``months`` (empty list = consistent)."""
-    received = {
-        (f, r) for f, r in con.execute(
-            "SELECT fichier, recu_le FROM raw.livraisons WHERE periode_dossier IN (SELECT unnest($mois))",
-            {"mois": months},
+    latest = dict(
+        con.execute(
+            "SELECT fichier, max(recu_le) FROM raw.livraisons WHERE periode_dossier IN (SELECT unnest($mois)) "
+            "GROUP BY fichier", {"mois": months},
         ).fetchall()
-    }
+    )
     problems = [
         f"non_traite : {file.fichier}"
         for month in months
         for file in list_files(inbox, month)
-        if (file.fichier, file.recu_le) not in received
+        if file.fichier not in latest or latest[file.fichier] < file.recu_le
     ]
     problems += [f"{rule} : {what}" for rule, what in con.execute(CHECKS_SQL, {"mois": months}).fetchall()]
     return problems
