@@ -95,7 +95,8 @@ def test_refresh_without_key_fails_cleanly_and_writes_nothing(env, monkeypatch, 
 
 
 def test_dagster_dev_workspace_loads(tmp_path):
-    """What ``dagster dev`` loads: the workspace's code location validates in a fresh process."""
+    """What ``dagster dev`` loads: the workspace's code location validates in a fresh process, with the
+    dev-mode dbt preparation (``prepare_if_dev``) on and the venv NOT on PATH."""
     import subprocess
     import sys
     from pathlib import Path
@@ -104,7 +105,8 @@ def test_dagster_dev_workspace_loads(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=root, capture_output=True,
-        text=True, env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "HOME": str(tmp_path)}, timeout=120,
+        text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path), "HOME": str(tmp_path), "DAGSTER_IS_DEV_CLI": "1"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful for code location ali93" in done.stderr + done.stdout

@@ -7,7 +7,9 @@ or by ``dagster dev`` (``prepare_if_dev``), never parsed when this module is imp
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,6 +20,9 @@ from pipelines.partitions import monthly_partitions
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT / "dbt_project", profiles_dir=PROJECT_ROOT / "dbt_project")
+# Under `dagster dev`, prepare_if_dev runs `dbt parse` by name: make the venv's dbt reachable even
+# when the venv is not activated (README commands call .venv/bin/dagster directly).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 dbt_project.prepare_if_dev()
 
 
