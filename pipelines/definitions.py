@@ -5,13 +5,14 @@ import dagster as dg
 from pipelines.assets.completeness import livraisons_attendues
 from pipelines.assets.ingestion import raw_deliveries
 from pipelines.assets.marts import dbt_models
+from pipelines.assets.publication import published_marts
 from pipelines.assets.reference import reference_data
 from pipelines.automation import inbox_sensor, schedule_for
 from pipelines.resources import resources_from_env
 
 monthly_refresh = dg.define_asset_job(
     "monthly_refresh",
-    selection=dg.AssetSelection.assets(reference_data, raw_deliveries, dbt_models),
+    selection=dg.AssetSelection.assets(reference_data, raw_deliveries, dbt_models, published_marts),
     description="Référentiel, ingestion des livraisons puis modèles dbt (marts et tests) du ou des mois choisis.",
 )
 
@@ -19,7 +20,7 @@ monthly_refresh = dg.define_asset_job(
 def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
-        assets=[reference_data, raw_deliveries, dbt_models],
+        assets=[reference_data, raw_deliveries, dbt_models, published_marts],
         asset_checks=[livraisons_attendues],
         jobs=[monthly_refresh],
         schedules=[schedule_for(monthly_refresh)],

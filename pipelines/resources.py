@@ -21,6 +21,7 @@ DEFAULTS = {
     "ALI_ARCHIVE_DIR": "data/archive",
     "ALI_WAREHOUSE": "data/warehouse/ali.duckdb",
     "ALI_REFERENCE_DIR": "data/reference",
+    "ALI_PUBLISH_DIR": "data/published",
 }
 
 
@@ -56,6 +57,12 @@ class ReferenceResource(dg.ConfigurableResource):
     directory: str
 
 
+class PublishResource(dg.ConfigurableResource):
+    """Where BI tools, Excel users and management read (``ALI_PUBLISH_DIR``); never the warehouse."""
+
+    directory: str
+
+
 class PseudonymisationResource(dg.ConfigurableResource):
     """Reads ``ALI_PSEUDONYMISATION_KEY`` (or the explicit demo mode) when a run starts."""
 
@@ -77,4 +84,5 @@ def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, dg.Co
         ),
         "reference_files": ReferenceResource(directory=env_path("ALI_REFERENCE_DIR", environ)),
         "pseudonymisation": PseudonymisationResource(),
+        "publish": PublishResource(directory=env_path("ALI_PUBLISH_DIR", environ)),
     }

@@ -42,6 +42,27 @@ def benef_row(matricule="1234567", organisme="CAF", naissance="1980-04-03", sexe
                      contrat, sortie, motif, referent, entretiens, heures, freins, actions])
 
 
+def platform_env(root: Path) -> dict[str, str]:
+    """Every path of the platform under ``root`` (nothing of a test lands in the project's data/)."""
+    return {
+        "ALI_INBOX_DIR": str(root / "inbox"),
+        "ALI_ARCHIVE_DIR": str(root / "archive"),
+        "ALI_WAREHOUSE": str(root / "warehouse" / "ali.duckdb"),
+        "ALI_PUBLISH_DIR": str(root / "published"),
+        "ALI_REFERENCE_DIR": str(REFERENCE_DIR),
+        "ALI_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
+    }
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch) -> dict[str, Path]:
+    """The platform's environment pointing at ``tmp_path`` (real key, no demo mode)."""
+    for name, value in platform_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALI_DEMO_MODE", raising=False)
+    return {name: Path(value) for name, value in platform_env(tmp_path).items() if name.endswith(("DIR", "HOUSE"))}
+
+
 class Inbox:
     """A temporary drop zone; files get explicit, increasing reception times."""
 

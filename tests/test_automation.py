@@ -8,7 +8,7 @@ import os
 
 import dagster as dg
 import pytest
-from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+from conftest import BENEF_HEADER, benef_row
 
 from pipelines.automation import inbox_sensor
 from pipelines.definitions import build_defs
@@ -16,14 +16,9 @@ from pipelines.refresh import run_refresh
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    for name, value in {
-        "ALI_INBOX_DIR": tmp_path / "inbox", "ALI_ARCHIVE_DIR": tmp_path / "archive",
-        "ALI_WAREHOUSE": tmp_path / "warehouse" / "ali.duckdb", "ALI_REFERENCE_DIR": REFERENCE_DIR,
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    monkeypatch.setenv("ALI_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+def root(env, tmp_path):
     return tmp_path
+
 
 
 def put(root, relative, text, mtime):
@@ -52,10 +47,10 @@ def test_schedule_runs_the_previous_month_on_the_10th_at_6_paris_time():
     assert [r.partition_key for r in requests] == ["2026-02"]
 
 
-def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(env):
+def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(root):
     v1 = "\n".join([BENEF_HEADER, benef_row("1")])
-    put(env, "2024-03/ALI01/beneficiaires.csv", v1, 1_711_000_000)
-    put(env, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
+    put(root, "2024-03/ALI01/beneficiaires.csv", v1, 1_711_000_000)
+    put(root, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
         1_711_000_100)
     with dg.instance_for_test() as instance:
         first, cursor = evaluate(instance)
@@ -64,9 +59,9 @@ def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(
         unchanged, cursor = evaluate(instance, cursor)
         assert unchanged == []
         # a late delivery for an older month, a corrected re-send, and a file touched without change
-        put(env, "2023-11/ALI02/beneficiaires.csv", v1, 1_712_000_000)
-        put(env, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), 1_712_000_100)
-        put(env, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
+        put(root, "2023-11/ALI02/beneficiaires.csv", v1, 1_712_000_000)
+        put(root, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), 1_712_000_100)
+        put(root, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
             1_712_000_200)
         second, cursor = evaluate(instance, cursor)
         assert sorted((p, f) for p, _, f in second) == [
@@ -76,10 +71,10 @@ def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(
         assert evaluate(instance, cursor)[0] == []
 
 
-def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(env):
-    put(env, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), 1_711_000_000)
+def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(root):
+    put(root, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), 1_711_000_000)
     assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
-    put(env, "2024-03/ALI03/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("3")]), 1_711_000_500)
+    put(root, "2024-03/ALI03/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("3")]), 1_711_000_500)
     with dg.instance_for_test() as instance:
         requests, cursor = evaluate(instance)
     assert [f for _, _, f in requests] == ["2024-03/ALI03/beneficiaires.csv"]

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
-import pytest
-from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, benef_row
+from conftest import BENEF_HEADER, benef_row
 
 from pipelines import warehouse
 from pipelines.__main__ import main
 from pipelines.definitions import build_defs
 from pipelines.partitions import partition_range
 from pipelines.refresh import run_refresh
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    paths = {
-        "ALI_INBOX_DIR": tmp_path / "inbox",
-        "ALI_ARCHIVE_DIR": tmp_path / "archive",
-        "ALI_WAREHOUSE": tmp_path / "warehouse" / "ali.duckdb",
-        "ALI_REFERENCE_DIR": REFERENCE_DIR,
-    }
-    for name, value in paths.items():
-        monkeypatch.setenv(name, str(value))
-    monkeypatch.setenv("ALI_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.delenv("ALI_DEMO_MODE", raising=False)
-    return paths
 
 
 def test_code_location_loads_with_partitioned_assets_in_one_pool():

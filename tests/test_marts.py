@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import BENEF_HEADER, REFERENCE_DIR, TEST_KEY, Inbox, benef_row, lines
+from conftest import BENEF_HEADER, REFERENCE_DIR, Inbox, benef_row, lines, platform_env
 
 from pipelines import warehouse
 
@@ -393,16 +393,10 @@ def refresh(env: dict[str, str], period: str = "") -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("marts")
-    paths = {
-        "ALI_INBOX_DIR": root / "inbox",
-        "ALI_ARCHIVE_DIR": root / "archive",
-        "ALI_WAREHOUSE": root / "warehouse" / "ali.duckdb",
-        "ALI_REFERENCE_DIR": REFERENCE_DIR,
-    }
+    paths = {name: Path(value) for name, value in platform_env(root).items()}
     with pytest.MonkeyPatch.context() as mp:
         for name, value in paths.items():
             mp.setenv(name, str(value))
-        mp.setenv("ALI_PSEUDONYMISATION_KEY", TEST_KEY.decode())
         mp.delenv("ALI_DEMO_MODE", raising=False)
         inbox = Inbox(paths["ALI_INBOX_DIR"])
         for run in (RUN_1, RUN_2):
@@ -901,9 +895,7 @@ def test_totals_over_all_rows(wh):
 
 def test_month_without_any_delivery_gets_its_rows_after_a_single_month_run(tmp_path):
     """2024-03 delivered and built; nothing at all for 2024-04; then the run of 2024-05 alone."""
-    env = {**os.environ, "ALI_INBOX_DIR": str(tmp_path / "inbox"), "ALI_ARCHIVE_DIR": str(tmp_path / "archive"),
-           "ALI_WAREHOUSE": str(tmp_path / "warehouse" / "ali.duckdb"), "ALI_REFERENCE_DIR": str(REFERENCE_DIR),
-           "ALI_PSEUDONYMISATION_KEY": TEST_KEY.decode()}
+    env = {**os.environ, **platform_env(tmp_path)}
     env.pop("ALI_DEMO_MODE", None)
     inbox = Inbox(tmp_path / "inbox")
     inbox.put("2024-03/ALI01/beneficiaires.csv", lines(BENEF_HEADER, b("1", "2024-02-01", "2024-02-10", "2024-03-01")))

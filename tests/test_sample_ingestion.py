@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import REFERENCE_DIR, TEST_KEY
+from conftest import REFERENCE_DIR, platform_env
 
 from pipelines import warehouse
 from pipelines.contract import DATASETS
@@ -22,11 +22,7 @@ def loaded(tmp_path_factory):
     """A small sample (3 months) refreshed once through Dagster into a real warehouse."""
     root = tmp_path_factory.mktemp("sample")
     summary = generate(root / "inbox", scale=0.05, start="2024-01", end="2024-03", reference_dir=REFERENCE_DIR)
-    env = {
-        "ALI_INBOX_DIR": str(root / "inbox"), "ALI_ARCHIVE_DIR": str(root / "archive"),
-        "ALI_WAREHOUSE": str(root / "ali.duckdb"), "ALI_REFERENCE_DIR": str(REFERENCE_DIR),
-        "ALI_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
-    }
+    env = {**platform_env(root), "ALI_WAREHOUSE": str(root / "ali.duckdb")}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)

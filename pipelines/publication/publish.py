@@ -1,0 +1,145 @@
+"""Atomic publication of the marts for BI tools: DuckDB file, Parquet and French CSV, from one run.
+
+BI tools never open the warehouse (DuckDB lets one process write, and a reader holding the file
+blocks the writer). Each publication is written aside, complete, in ``snapshots/<id>/``; then ONE
+atomic rename of the symbolic link ``current`` switches every format at once:
+
+    <ALI_PUBLISH_DIR>/marts.duckdb -> current/marts.duckdb      (stable paths for BI tools)
+    <ALI_PUBLISH_DIR>/parquet      -> current/parquet
+    <ALI_PUBLISH_DIR>/csv          -> current/csv
+    <ALI_PUBLISH_DIR>/current      -> snapshots/<id>           (swapped atomically)
+
+A reader that opened the previous snapshot keeps reading it (its files stay until pruned, and an
+open file outlives its deletion). A run that fails before the swap leaves the previous publication
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
+         "mart_livraisons")
+STORAGE_VERSION = "v1.0.0"
+"""On-disk format of the published DuckDB file: readable by DuckDB 1.0 and later (BI drivers bundle
+their own, often older, DuckDB). Parquet is the version-free path."""
+KEEP_SNAPSHOTS = 3
+_FORMULA_START = "^[=+\\-@\t\r]"
+
+
+@dataclass(frozen=True)
+class Publication:
+    snapshot: Path
+    published_at: dt.datetime
+    rows: dict[str, int]
+
+
+def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publication:
+    """Write every mart of the warehouse as a new snapshot, then make it current in one rename."""
+    directory.mkdir(parents=True, exist_ok=True)
+    published_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    snapshot = directory / "snapshots" / f"{published_at:%Y%m%dT%H%M%S}-{run_id[:8]}"
+    partial = snapshot.with_name(snapshot.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "parquet").mkdir(parents=True)
+    (partial / "csv").mkdir()
+    with duckdb.connect() as con:  # in memory: the warehouse attached read-only, the new file read-write
+        con.execute(f"ATTACH '{warehouse_path}' AS entrepot (READ_ONLY)")
+        con.execute("USE entrepot")
+        rows = {m: con.execute(f"SELECT count(*) FROM marts.{m}").fetchall()[0][0] for m in MARTS}
+        _duckdb_file(con, partial / "marts.duckdb", run_id, published_at, rows)
+        for mart in MARTS:
+            con.execute(f"COPY marts.{mart} TO '{partial / 'parquet' / mart}.parquet' (FORMAT parquet)")
+            _french_csv(con, mart, partial / "csv" / f"{mart}.csv")
+    os.replace(partial, snapshot)
+    _switch(directory, snapshot)
+    _prune(directory / "snapshots", keep=snapshot)
+    return Publication(snapshot, published_at, rows)
+
+
+def _duckdb_file(warehouse, path: Path, run_id: str, published_at: dt.datetime, rows: dict[str, int]) -> None:
+    warehouse.execute(f"ATTACH '{path}' AS publie (STORAGE_VERSION '{STORAGE_VERSION}')")
+    try:
+        warehouse.execute("CREATE SCHEMA publie.marts")
+        for mart in MARTS:
+            warehouse.execute(f"CREATE TABLE publie.marts.{mart} AS SELECT * FROM marts.{mart}")
+        counts = ", ".join(f"{rows[m]}::BIGINT AS lignes_{m}" for m in MARTS)
+        warehouse.execute(
+            f"CREATE TABLE publie.main.publication AS SELECT ?::TIMESTAMP AS published_at, ? AS run_id, "
+            f"min(periode) AS periode_min, max(periode) AS periode_max, count(*)::INTEGER AS periodes, {counts} "
+            f"FROM marts.mart_departement_mensuel", [published_at, run_id],
+        )
+    finally:
+        warehouse.execute("DETACH publie")
+
+
+def _french_csv(warehouse, mart: str, path: Path) -> None:
+    """Excel's French convention: ``;``, decimal comma, UTF-8 with BOM; formula-like text neutralised."""
+    columns = warehouse.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = 'entrepot' "
+        "AND table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position", [mart],
+    ).fetchall()
+    select = ", ".join(f"{_french_cell(c, t)} AS {c}" for c, t in columns)
+    body = path.with_suffix(".body")
+    warehouse.execute(
+        f"COPY (SELECT {select} FROM marts.{mart}) TO '{body}' "
+        f"(FORMAT csv, DELIMITER ';', HEADER)"
+    )
+    with path.open("wb") as out, body.open("rb") as source:
+        out.write(b"\xef\xbb\xbf")
+        shutil.copyfileobj(source, out)
+    body.unlink()
+
+
+def _french_cell(column: str, data_type: str) -> str:
+    """One CSV cell as a French Excel reads it (dates JJ/MM/AAAA, decimal comma, VRAI/FAUX)."""
+    if data_type == "VARCHAR":
+        return f"CASE WHEN regexp_matches({column}, '{_FORMULA_START}') THEN chr(39) || {column} ELSE {column} END"
+    if data_type in ("DOUBLE", "FLOAT") or data_type.startswith("DECIMAL"):
+        return f"replace({column}::VARCHAR, '.', ',')"
+    if data_type == "DATE":
+        return f"strftime({column}, '%d/%m/%Y')"
+    if data_type.startswith("TIMESTAMP"):
+        return f"strftime({column}, '%d/%m/%Y %H:%M:%S')"
+    if data_type == "BOOLEAN":
+        return f"CASE WHEN {column} THEN 'VRAI' WHEN NOT {column} THEN 'FAUX' END"
+    return column
+
+
+def _switch(directory: Path, snapshot: Path) -> None:
+    """Point ``current`` at ``snapshot`` with one atomic rename; create the stable links once."""
+    link = directory / ".current.new"
+    link.unlink(missing_ok=True)
+    link.symlink_to(snapshot.relative_to(directory))
+    os.replace(link, directory / "current")
+    for name in ("marts.duckdb", "parquet", "csv"):
+        stable = directory / name
+        if not stable.is_symlink():
+            stable.unlink(missing_ok=True) if stable.is_file() else shutil.rmtree(stable, ignore_errors=True)
+            stable.symlink_to(Path("current") / name)
+
+
+def _prune(snapshots: Path, keep: Path) -> None:
+    """Keep the newest snapshots (a reader may still be on the previous one); drop the rest."""
+    done = sorted((p for p in snapshots.iterdir() if not p.name.endswith(".partial")), reverse=True)
+    stale = [p for p in snapshots.iterdir() if p.name.endswith(".partial")]  # crashed runs (one writer)
+    for old in [*done[KEEP_SNAPSHOTS:], *stale]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def current_publication(directory: Path) -> dict | None:
+    """The ``publication`` row of the current snapshot (None before the first publication)."""
+    path = directory / "marts.duckdb"
+    if not path.exists():
+        return None
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute("SELECT * FROM main.publication")
+        names = [d[0] for d in cursor.description]
+        return dict(zip(names, cursor.fetchall()[0]))
