@@ -9,6 +9,10 @@ atomic rename of the symbolic link ``current`` switches every format at once:
     <ALI_PUBLISH_DIR>/csv          -> current/csv
     <ALI_PUBLISH_DIR>/current      -> snapshots/<id>           (swapped atomically)
 
+In the published file the marts are the tables of its main schema: the file is named
+``marts.duckdb``, so its catalog is ``marts`` and ``marts.mart_ali_mensuel`` reads as in the
+warehouse (a schema also named ``marts`` inside would make that name ambiguous for DuckDB).
+
 A reader that opened the previous snapshot keeps reading it (its files stay until pruned, and an
 open file outlives its deletion). A run that fails before the swap leaves the previous publication
 byte for byte.
@@ -66,9 +70,8 @@ def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publica
 def _duckdb_file(warehouse, path: Path, run_id: str, published_at: dt.datetime, rows: dict[str, int]) -> None:
     warehouse.execute(f"ATTACH '{path}' AS publie (STORAGE_VERSION '{STORAGE_VERSION}')")
     try:
-        warehouse.execute("CREATE SCHEMA publie.marts")
         for mart in MARTS:
-            warehouse.execute(f"CREATE TABLE publie.marts.{mart} AS SELECT * FROM marts.{mart}")
+            warehouse.execute(f"CREATE TABLE publie.main.{mart} AS SELECT * FROM marts.{mart}")
         counts = ", ".join(f"{rows[m]}::BIGINT AS lignes_{m}" for m in MARTS)
         warehouse.execute(
             f"CREATE TABLE publie.main.publication AS SELECT ?::TIMESTAMP AS published_at, ? AS run_id, "
