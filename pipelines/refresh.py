@@ -80,6 +80,18 @@ def headline(con, month: str) -> list[str]:
     ]
 
 
+def published_paths(directory: Path, month: str) -> list[str]:
+    """Where BI tools, Excel users and management find this run's results."""
+    lines = ["Publication :"]
+    for label, path in (("DuckDB (BI, lecture seule)", directory / "marts.duckdb"), ("Parquet", directory / "parquet"),
+                        ("CSV (Excel)", directory / "csv"),
+                        ("rapport du mois", directory / "rapports" / f"rapport_{month}.html"),
+                        ("données ouvertes", directory / "open_data")):
+        if path.exists():
+            lines.append(f"  {label:<28} {path}")
+    return lines
+
+
 def main(period: str | None) -> int:
     started = time.monotonic()
     result = run_refresh(period)
@@ -104,5 +116,6 @@ def main(period: str | None) -> int:
     for rule, count in rules:
         print(f"  {rule:<28} {count}")
     print("\n" + "\n".join(figures))
+    print("\n" + "\n".join(published_paths(Path(env_path("ALI_PUBLISH_DIR")), max(months))))
     print(f"\nrun {result.run_id} réussi en {elapsed:.1f} s — entrepôt : {path}")
     return 0
