@@ -1,14 +1,17 @@
 """Automation: the monthly schedule and the inbox sensor.
 
 The schedule processes the previous month on the 10th at 06:00 (Europe/Paris), when deliveries due
-by the 5th are in. The sensor requests one run of the file's month per new or changed file, so late
-deliveries and corrected re-sends update their month's marts without anyone acting.
+by the 5th are in. The sensor requests, per tick, one run for each month that has new or changed files,
+so late deliveries and corrected re-sends update their month's marts without anyone acting, and a
+burst of 100 files dropped at once makes one run, not 100.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
@@ -38,16 +41,16 @@ def _manifest(warehouse: Path) -> dict[str, tuple[str, float]]:
 
 
 def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[str, float]] | None):
-    """(run requests, new cursor): one request per file whose content or reception time changed.
+    """(run requests, new cursor): one request per month with a file whose content or reception time changed.
 
     ``cursor`` maps each file to [mtime, size, sha256]; a file is hashed only when its mtime or size
     moved. Without a cursor, ``known`` (the warehouse's manifest) says what is already ingested.
     """
     partitions = set(monthly_partitions.get_partition_keys())
-    requests, new_cursor = [], {}
+    changed, new_cursor = defaultdict(list), {}
     for folder in [*month_folders(inbox), *other_folders(inbox)]:
         for file in list_files(inbox, folder):
-            mtime, size = file.recu_le.replace(tzinfo=dt.timezone.utc).timestamp(), file.taille_octets
+            mtime, size = file.recu_le.replace(tzinfo=dt.UTC).timestamp(), file.taille_octets
             previous = cursor.get(file.fichier)
             if previous and previous[:2] == [mtime, size]:
                 new_cursor[file.fichier] = previous
@@ -59,20 +62,27 @@ def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[s
             if not previous and known is not None and known.get(file.fichier, ("", 0.0))[0] == sha \
                     and known[file.fichier][1] >= mtime - 1e-3:
                 continue
-            partition = folder if folder in partitions else sorted(partitions)[-1]
-            requests.append(dg.RunRequest(
-                run_key=f"{sha}:{file.fichier}", partition_key=partition,
-                tags={"ali/fichier": file.fichier, "ali/sha256": sha},
-            ))
-    return requests, new_cursor
+            changed[folder if folder in partitions else max(partitions)].append(f"{sha}:{mtime}:{file.fichier}")
+    return [run_request(partition, files) for partition, files in sorted(changed.items())], new_cursor
+
+
+def run_request(partition: str, files: list[str]) -> dg.RunRequest:
+    """Run key = the month and the hash of its changed files' ``sha256:mtime:path``: the same change is
+    never run twice, a new one always is, even an old version sent back (it takes force again)."""
+    digest = hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()
+    names = sorted(f.split(":", 2)[2] for f in files)
+    return dg.RunRequest(run_key=f"{partition}:{digest}", partition_key=partition, tags={
+        "ali/fichiers": str(len(names)),
+        "ali/premier_fichier": names[0],  # tag values are short: the run's log lists every file it ingests
+    })
 
 
 @dg.sensor(
     job_name="monthly_refresh", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Une exécution du mois concerné par fichier nouveau ou modifié de la boîte de dépôt.",
+    description="Une exécution par mois ayant des fichiers nouveaux ou modifiés dans la boîte de dépôt.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
-    """Run key = the file's content hash (with its path, so identical files of two senders both run)."""
+    """Cursor = every inbox file's [mtime, size, sha256]; without one, the warehouse's manifest."""
     cursor = json.loads(context.cursor) if context.cursor else None
     known = None
     if cursor is None:

@@ -14,6 +14,9 @@ from pipelines.reference.load import load_reference
 from pipelines.warehouse import connect
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by .ci/setup; never downloaded at test time
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TEST_KEY = b"cle-de-test-jamais-utilisee-en-production-0123456789"
 PSEUDO = Pseudonymiser(TEST_KEY)
 
@@ -52,6 +55,39 @@ def platform_env(root: Path) -> dict[str, str]:
         "ALI_REFERENCE_DIR": str(REFERENCE_DIR),
         "ALI_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
     }
+
+
+def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str, Path]:
+    """Sample deliveries of ``start``..``end`` through the real refresh (ingestion, dbt, publication…).
+
+    Returns the platform's paths (inbox, archive, warehouse, publish dir) under ``root``."""
+    import dagster as dg
+
+    from pipelines.refresh import run_refresh
+    from pipelines.sample import generate
+
+    env = platform_env(root)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.delenv("ALI_DEMO_MODE", raising=False)
+        generate(Path(env["ALI_INBOX_DIR"]), scale=scale, start=start, end=end, reference_dir=REFERENCE_DIR)
+        assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
+    return {name: Path(value) for name, value in env.items() if name.endswith(("DIR", "HOUSE"))}
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright. Missing browser = failure, not a skip: CI must prove it."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run bash .ci/setup (installs Debian's chromium)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture

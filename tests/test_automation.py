@@ -32,7 +32,8 @@ def evaluate(instance, cursor=None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=build_defs())
     result = inbox_sensor(context)
     requests = [] if isinstance(result, dg.SkipReason) else result
-    return [(r.partition_key, r.run_key, r.tags["ali/fichier"]) for r in requests], context.cursor
+    return [(r.partition_key, r.run_key, int(r.tags["ali/fichiers"]), r.tags["ali/premier_fichier"])
+            for r in requests], context.cursor
 
 
 def test_schedule_runs_the_previous_month_on_the_10th_at_6_paris_time():
@@ -47,15 +48,14 @@ def test_schedule_runs_the_previous_month_on_the_10th_at_6_paris_time():
     assert [r.partition_key for r in requests] == ["2026-02"]
 
 
-def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(root):
+def test_sensor_requests_one_run_per_month_with_new_or_changed_files_and_none_for_unchanged(root):
     v1 = "\n".join([BENEF_HEADER, benef_row("1")])
     put(root, "2024-03/ALI01/beneficiaires.csv", v1, 1_711_000_000)
     put(root, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
         1_711_000_100)
     with dg.instance_for_test() as instance:
         first, cursor = evaluate(instance)
-        assert sorted(f for _, _, f in first) == ["2024-03/ALI01/beneficiaires.csv", "2024-03/ALI01/conseillers.csv"]
-        assert {p for p, _, _ in first} == {"2024-03"}
+        assert [(p, n, f) for p, _, n, f in first] == [("2024-03", 2, "2024-03/ALI01/beneficiaires.csv")]
         unchanged, cursor = evaluate(instance, cursor)
         assert unchanged == []
         # a late delivery for an older month, a corrected re-send, and a file touched without change
@@ -64,11 +64,18 @@ def test_sensor_requests_one_run_per_new_or_changed_file_and_none_for_unchanged(
         put(root, "2024-03/ALI01/conseillers.csv", "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n",
             1_712_000_200)
         second, cursor = evaluate(instance, cursor)
-        assert sorted((p, f) for p, _, f in second) == [
-            ("2023-11", "2023-11/ALI02/beneficiaires.csv"), ("2024-03", "2024-03/ALI01/beneficiaires.csv")]
-        run_keys = [k for _, k, _ in second]
-        assert len(set(run_keys)) == 2 and all(len(k.split(":")[0]) == 64 for k in run_keys)
+        assert [(p, n, f) for p, _, n, f in second] == [
+            ("2023-11", 1, "2023-11/ALI02/beneficiaires.csv"), ("2024-03", 1, "2024-03/ALI01/beneficiaires.csv")]
+        run_keys = [k for _, k, _, _ in second]
+        assert run_keys[1].startswith("2024-03:") and run_keys[1] != first[0][1]  # a new change, a new run
         assert evaluate(instance, cursor)[0] == []
+        # v2 then v1 sent back: same bytes as a change already run, but it takes force again, so it runs
+        put(root, "2023-11/ALI02/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), 1_713_000_000)
+        third, cursor = evaluate(instance, cursor)
+        put(root, "2023-11/ALI02/beneficiaires.csv", v1, 1_714_000_000)
+        fourth, cursor = evaluate(instance, cursor)
+        keys = [run_keys[0], third[0][1], fourth[0][1]]
+        assert [(p, n) for p, _, n, _ in third + fourth] == [("2023-11", 1)] * 2 and len(set(keys)) == 3
 
 
 def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(root):
@@ -77,5 +84,5 @@ def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(root):
     put(root, "2024-03/ALI03/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("3")]), 1_711_000_500)
     with dg.instance_for_test() as instance:
         requests, cursor = evaluate(instance)
-    assert [f for _, _, f in requests] == ["2024-03/ALI03/beneficiaires.csv"]
+    assert [(p, n, f) for p, _, n, f in requests] == [("2024-03", 1, "2024-03/ALI03/beneficiaires.csv")]
     assert set(json.loads(cursor)) == {"2024-03/ALI01/beneficiaires.csv", "2024-03/ALI03/beneficiaires.csv"}

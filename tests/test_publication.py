@@ -130,3 +130,11 @@ def test_formula_like_text_is_neutralised_in_csv(tmp_path, text, expected):
     con = duckdb.connect()
     assert con.execute(f"SELECT {_french_cell('x', 'VARCHAR')} FROM (SELECT ? AS x)", [text]).fetchall() == [
         (expected,)]
+
+
+def test_bi_guide_dictionary_is_generated_from_the_marts_dbt_docs():
+    from pipelines.publication.bi_docs import DOC, render
+
+    text = DOC.read_text()
+    assert render(text) == text, "docs/bi.md is stale: run python -m pipelines.publication.bi_docs"
+    assert all(f"### `{m}`" in text for m in MARTS)

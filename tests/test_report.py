@@ -1,0 +1,157 @@
+"""The monthly report, rendered from the published snapshot the project's own pipeline built.
+
+Sample deliveries (full scale, 2024-01..2024-03) go through the real refresh, which publishes
+``marts.duckdb``: only the ``marts`` schema and a ``publication`` table, as BI users get it, so a
+report that read anything else would fail here. The browser test opens the page in
+Debian's Chromium (never a downloaded browser) and compares the figures shown with the marts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from conftest import refreshed_sample
+
+from pipelines.assets.report import rapport_mensuel, report_path
+from pipelines.publication.publish import MARTS
+from pipelines.publication.report import INDICATEURS, nombre, render_report, valeur
+from pipelines.resources import PROJECT_ROOT, PublishResource, WarehouseResource
+
+SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "rapport-mensuel.png"
+SCALE = 1.0  # full size costs ~2 s more than 0.05 and gives the README a screenshot with realistic figures
+HEADLINE = {"ali_ouvertes", "ali_ayant_livre", "etp_accompagnement", "objectif_conseillers", "places_conventionnees",
+            "objectif_places", "taux_occupation", "file_active", "taux_sorties_positives"}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict[str, Path]:
+    """The real refresh (which publishes the snapshot) on sample deliveries, then the report asset on 2024-02..03."""
+    paths = refreshed_sample(tmp_path_factory.mktemp("rapport"), SCALE, "2024-01", "2024-03")
+    assert (paths["ALI_PUBLISH_DIR"] / "rapports" / "rapport_2024-01.html").exists()  # the refresh ends with reports
+    shutil.rmtree(paths["ALI_PUBLISH_DIR"] / "rapports")  # so the asset alone is seen writing only its months
+    result = dg.materialize(
+        [rapport_mensuel], instance=dg.DagsterInstance.ephemeral(),
+        resources={"publish": PublishResource(directory=str(paths["ALI_PUBLISH_DIR"])),
+                   "warehouse": WarehouseResource(path=str(paths["ALI_WAREHOUSE"]))},
+        tags={"dagster/asset_partition_range_start": "2024-02", "dagster/asset_partition_range_end": "2024-03"},
+    )
+    assert result.success
+    paths["materializations"] = [e.materialization for e in result.get_asset_materialization_events()]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def snapshot(published):
+    with duckdb.connect(str(published["ALI_PUBLISH_DIR"] / "marts.duckdb"), read_only=True) as con:
+        yield con
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_french_number_formatting():
+    assert nombre(1234567.891, 1) == "1\u202f234\u202f567,9"
+    assert valeur("taux_occupation", 0.78345) == "78,3\u00a0%"
+    assert valeur("file_active", 31402) == "31\u202f402"
+    assert valeur("etp_accompagnement", 337.2) == "337,2"
+    assert [valeur(c, None) for c in ("file_active", "taux_occupation", "livre")] == ["—"] * 3
+    assert valeur("livre", False) == "non"
+
+
+def test_report_is_self_contained_french_and_has_one_row_per_ali(snapshot):
+    tables = {t for (t,) in snapshot.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"publication", *MARTS}, "the snapshot has no raw or reference table to lean on"
+    page = render_report(snapshot, "2024-03")
+    tags = Tags(page).tags
+    external = [(t, a) for t, a in tags if t in ("script", "link", "img", "iframe")
+                and re.match(r"(https?:)?//", a.get("src") or a.get("href") or "")]
+    assert external == []
+    assert page.count("* plotly.js v") == 1 and page.count("Plotly.newPlot(") == 4
+    for label in ("Rapport mensuel de l'insertion — mars 2024", "Chiffres clés face aux objectifs", "ALI ouvertes",
+                  "ETP d'accompagnement", "Places conventionnées", "Taux d'occupation", "Évolution sur 12 mois",
+                  "Indicateurs par ALI", "Complétude des livraisons", "Quarantaine"):
+        assert label in page, label
+    assert "Par règle" not in page  # no rule breakdown unless the caller passes it
+    codes = [c for (c,) in snapshot.execute(
+        "SELECT code_ali FROM marts.mart_ali_mensuel WHERE periode = DATE '2024-03-01' ORDER BY code_ali").fetchall()]
+    section = page.split("<h2>Indicateurs par ALI", 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr><td>([^<]*)</td>", section.split("<tbody>", 1)[1])
+    assert codes and rows == codes
+    headers = re.findall(r'<th[^>]* title="([^"]*)">', section.split("<tbody>", 1)[0])
+    assert len(headers) == len(snapshot.execute("DESCRIBE marts.mart_ali_mensuel").fetchall()) - 1  # all but periode
+    assert all(headers), "every column header carries its definition"
+
+
+def test_a_month_outside_the_marts_is_an_error(snapshot):
+    with pytest.raises(ValueError, match="2030-01"):
+        render_report(snapshot, "2030-01")
+
+
+def test_asset_writes_one_page_per_month_and_links_the_last(published):
+    directory = published["ALI_PUBLISH_DIR"]
+    assert sorted(p.name for p in (directory / "rapports").iterdir()) == ["rapport_2024-02.html",
+                                                                          "rapport_2024-03.html"]
+    metadata = published["materializations"][-1].metadata
+    assert metadata["rapport"].path == str(report_path(directory, "2024-03"))
+    assert "| ALI ouvertes |" in metadata["chiffres_cles"].md_str and "**2024-03**" in metadata["chiffres_cles"].md_str
+    assert "<h3>Par règle</h3>" in report_path(directory, "2024-03").read_text(encoding="utf-8")
+
+
+def shown_number(text: str) -> tuple[float, float]:
+    """A French figure read back from the page, and half a unit of its last digit (the rounding)."""
+    digits = text.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").rstrip("%")
+    decimals = len(digits.split(",")[1]) if "," in digits else 0
+    return float(digits.replace(",", ".")), 0.5 * 10 ** -decimals + 1e-9
+
+
+def offline_only(route, requests: list[str]) -> None:
+    """Let the page read its own file; record and refuse anything that would need the network."""
+    if route.request.url.startswith("file:"):
+        route.continue_()
+    else:
+        requests.append(route.request.url)
+        route.abort()
+
+
+def test_report_in_headless_chromium_shows_the_mart_values(published, snapshot, browser):
+    page_file = report_path(published["ALI_PUBLISH_DIR"], "2024-03")
+    expected = dict(zip([d[0] for d in snapshot.execute("SELECT * FROM marts.mart_departement_mensuel").description],
+                        snapshot.execute("SELECT * FROM marts.mart_departement_mensuel "
+                                         "WHERE periode = DATE '2024-03-01'").fetchone()))
+    errors, requests = [], []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda route: offline_only(route, requests))
+    page.goto(page_file.as_uri(), wait_until="load")
+    page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length >= 4")
+    figures = page.eval_on_selector_all(
+        "[data-indicateur]", "els => els.map(e => [e.dataset.indicateur, e.dataset.valeur, e.textContent])")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert errors == [] and requests == []
+    assert HEADLINE <= {name for name, _, _ in figures}
+    for name, raw, text in figures:
+        value = expected[name]
+        if value is None:
+            assert (raw, text) == ("", "—"), name
+            continue
+        assert float(raw) == value, name
+        shown, rounding = shown_number(text)
+        assert abs(shown - (100 * value if INDICATEURS[name].format == "taux" else value)) <= rounding, (name, text)
+    assert SCREENSHOT.stat().st_size > 10_000

@@ -1,0 +1,157 @@
+"""The Dagster UI end to end, as a data engineer uses it: real webserver and daemon, real run, real browser.
+
+``dagster dev`` serves the project's ``workspace.yaml`` on a loopback port with a throw-away instance
+(the project's ``dagster.yaml``: pool ``warehouse`` limited to 1). A one-month refresh is launched through
+GraphQL with Dagster's own Python client, exactly as the UI's "Materialize" button would, and runs in
+the daemon's run workers. Then Debian's Chromium opens the asset graph of the marts and publication
+groups and must find every mart and the report materialized. The screenshot goes into the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from conftest import REFERENCE_DIR, platform_env
+from dagster_graphql import DagsterGraphQLClient
+
+from pipelines.publication.publish import MARTS
+from pipelines.resources import PROJECT_ROOT
+from pipelines.sample import generate
+
+MONTH = "2024-03"
+SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "dagster-asset-graph.png"
+GRAPH = ("/asset-groups~group%3Amarts%20or%20group%3Apublication/"
+         "?expanded=global%40global%3Amarts%2Cglobal%40global%3Apublication")
+REPORT = "rapport_mensuel"
+SENSOR = """{ sensorOrError(sensorSelector: {repositoryLocationName: "ali93", repositoryName: "__repository__",
+                                          sensorName: "inbox_sensor"}) { ... on Sensor { sensorState { id } } } }"""
+STOP_SENSOR = """mutation ($id: String) {
+  stopSensor(id: $id) { ... on StopSensorMutationResult { instigationState { status } } }
+}"""
+PARTITIONS = """query ($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) { assetKey { path } partitionStats { numMaterialized } }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception:  # the server is still starting
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    """``dagster dev`` on 127.0.0.1, then a sample month in the inbox; yields (client, port, root).
+
+    The inbox sensor is stopped before the files land, so the only run is the one the test launches.
+    """
+    root = tmp_path_factory.mktemp("ui")
+    env = {**os.environ, **platform_env(root), "DAGSTER_HOME": str(root / "dagster")}
+    env.pop("ALI_DEMO_MODE", None)
+    (root / "dagster").mkdir()
+    shutil.copy(PROJECT_ROOT / "data" / "dagster" / "dagster.yaml", root / "dagster" / "dagster.yaml")
+    (root / "inbox").mkdir()
+    port = free_port()
+    log = open(root / "dagster-dev.log", "w")
+    dev = subprocess.Popen(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+         "-p", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        wait_until(lambda: client._execute(
+            "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
+        )["workspaceOrError"]["locationEntries"][0]["loadStatus"] == "LOADED", 180, "the code location to load")
+        sensor = client._execute(SENSOR)["sensorOrError"]["sensorState"]["id"]
+        assert client._execute(STOP_SENSOR, {"id": sensor})["stopSensor"]["instigationState"]["status"] == "STOPPED"
+        generate(root / "inbox", scale=0.05, start=MONTH, end=MONTH, reference_dir=REFERENCE_DIR)
+        yield client, port, root
+    finally:
+        os.killpg(dev.pid, signal.SIGTERM)
+        try:
+            dev.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def refreshed(webserver):
+    """One-month refresh launched through GraphQL, as the UI launches it; waits for the run to end."""
+    client, port, root = webserver
+    run_id = client.submit_job_execution("monthly_refresh", tags={"dagster/partition": MONTH})
+    status = wait_until(lambda: (s := client.get_run_status(run_id)).value in ("SUCCESS", "FAILURE", "CANCELED") and s,
+                        600, f"run {run_id}")
+    assert status.value == "SUCCESS", (root / "dagster-dev.log").read_text()[-5000:]
+    runs = client._execute("{ runsOrError { ... on Runs { results { runId } } } }")["runsOrError"]["results"]
+    assert [r["runId"] for r in runs] == [run_id]
+    return webserver
+
+
+def test_webserver_listens_on_loopback_only(webserver):
+    _, port, _ = webserver
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) == 0
+    addresses = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1",
+                                                                                                    "127.0.1.1"}
+    for address in addresses:
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex((address, port)) != 0, f"the webserver answers on {address}"
+
+
+def test_one_month_refresh_launched_through_graphql_materializes_marts_and_report(refreshed):
+    client, _, _ = refreshed
+    keys = [{"path": ["marts", m]} for m in MARTS] + [{"path": ["publication", REPORT]}]
+    nodes = client._execute(PARTITIONS, {"keys": keys})["assetNodes"]
+    assert {"/".join(n["assetKey"]["path"]): n["partitionStats"]["numMaterialized"] for n in nodes} == {
+        **{f"marts/{m}": 1 for m in MARTS}, f"publication/{REPORT}": 1}
+    assert (refreshed[2] / "published" / "rapports" / f"rapport_{MONTH}.html").exists()
+
+
+def asset_cards(text: str, names: list[str]) -> dict[str, str]:
+    """Split the graph's visible text into one block per asset node (from its name to the next name)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    starts = sorted((i, line) for i, line in enumerate(lines) if line in names)
+    return {name: "\n".join(lines[i:j]) for (i, name), (j, _) in zip(starts, [*starts[1:], (len(lines), "")])}
+
+
+def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, browser):
+    _, port, _ = refreshed
+    page = browser.new_page(viewport={"width": 1800, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"http://127.0.0.1:{port}{GRAPH}", wait_until="networkidle")
+    page.get_by_text(REPORT, exact=True).wait_for(timeout=60_000)
+    skip = page.get_by_role("button", name="Skip")  # Dagster's newsletter dialog on a fresh instance
+    if skip.count():
+        skip.click()
+    page.get_by_text("Materialized", exact=True).first.wait_for(timeout=60_000)  # statuses load after the graph
+    cards = asset_cards(page.inner_text("body"), [*MARTS, REPORT, "open_data", "marts"])
+    for name in [*MARTS, REPORT]:  # partitioned: one month of the 45 filled, a latest event, never "never"
+        assert "Latest event" in cards[name] and "Never materialized" not in cards[name], cards[name]
+        assert "0% filled" not in cards[name] and "% filled" in cards[name], cards[name]
+    for name in ("marts", "open_data"):  # unpartitioned publication assets
+        assert "Materialized" in cards[name].splitlines(), cards[name]
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert errors == []
