@@ -109,6 +109,21 @@ def test_a_run_that_fails_before_publication_leaves_it_byte_identical(env):
     assert digest(env["ALI_PUBLISH_DIR"] / "current") == before
 
 
+def test_the_same_run_publishing_several_times_in_a_second_gets_distinct_snapshots(env):
+    """A retried publication step of one run must not collide with its own first snapshot."""
+    from pipelines.publication.publish import KEEP_SNAPSHOTS, current_publication, publish
+
+    deliver(env, "2024-03", ["1", "2"])
+    assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
+    directory = env["ALI_PUBLISH_DIR"]
+    done = [publish(env["ALI_WAREHOUSE"], directory, "meme-run-0000") for _ in range(5)]  # ~20 ms each
+    assert len({d.published_at for d in done}) < 5  # at least two within one second: the case at stake
+    assert len({d.snapshot for d in done}) == 5
+    assert (directory / "current").resolve() == done[-1].snapshot
+    assert current_publication(directory)["run_id"] == "meme-run-0000"
+    assert len(list((directory / "snapshots").iterdir())) == KEEP_SNAPSHOTS
+
+
 def test_csv_follow_the_french_excel_convention_and_neutralise_formulas(env):
     deliver(env, "2024-03", ["1", "2"])
     assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success

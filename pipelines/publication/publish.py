@@ -47,8 +47,10 @@ class Publication:
 def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publication:
     """Write every mart of the warehouse as a new snapshot, then make it current in one rename."""
     directory.mkdir(parents=True, exist_ok=True)
-    published_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    snapshot = directory / "snapshots" / f"{published_at:%Y%m%dT%H%M%S}-{run_id[:8]}"
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    published_at = now.replace(microsecond=0)
+    # Microseconds in the name: a retried step of the same run may publish twice within a second.
+    snapshot = directory / "snapshots" / f"{now:%Y%m%dT%H%M%S%f}-{run_id[:8]}"
     partial = snapshot.with_name(snapshot.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     (partial / "parquet").mkdir(parents=True)
