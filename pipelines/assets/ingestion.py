@@ -14,6 +14,7 @@ from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder
 from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
 from pipelines.resources import InboxResource, PseudonymisationResource, WarehouseResource
+from pipelines.timings import Stopwatch
 
 RAW_DESCRIPTIONS = {
     **{name: f"Lignes valides et pseudonymisées des livraisons « {name} » en vigueur ({d.description})."
@@ -59,10 +60,11 @@ def raw_deliveries(
     if pseudo.demo:
         context.log.warning("MODE DÉMO : clé de pseudonymisation de démonstration ; jamais de données réelles.")
     settings = inbox.settings
+    clock = Stopwatch()
     with warehouse.connect() as con:
         pseudo.check_fingerprint(con)
         for folder in [*months, *other_folders(settings.inbox)]:
-            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id)
+            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock)
             if processed:
                 context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
         summary = month_summary(con, months)
@@ -77,7 +79,7 @@ def raw_deliveries(
             metadata={"lignes_chargees": loaded, "lignes_quarantaine": quarantined, "fichiers_rejetes": rejected},
         )
     totals = {k: sum(r[k] for r in summary) for k in ("fichiers_recus", "fichiers_valides", "fichiers_rejetes")}
-    yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata=totals)
+    yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata={**totals, **clock.metadata()})
     yield dg.AssetCheckResult(
         check_name="ingestion_coherente", asset_key=["raw", "livraisons"], passed=not problems,
         metadata={"problemes": len(problems), "exemples": "\n".join(problems[:20])},

@@ -18,6 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from pipelines import warehouse as wh
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
+from pipelines.timings import as_metadata, dbt_timings
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT / "dbt_project", profiles_dir=PROJECT_ROOT / "dbt_project")
 # Under `dagster dev`, prepare_if_dev runs `dbt parse` by name: make the venv's dbt reachable even
@@ -58,12 +59,14 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """``dbt build`` of the run's months: staging, intermediate and marts with their tests."""
     # dbt reads the warehouse path from its profile (env ALI_WAREHOUSE): the same file as the resource.
     os.environ["ALI_WAREHOUSE"] = warehouse.path
-    events = list(dbt.cli(dbt_build_args(context.partition_keys), context=context).stream())
-    yield from with_mart_row_counts(events, warehouse.path, dbt_vars(context.partition_keys))
+    invocation = dbt.cli(dbt_build_args(context.partition_keys), context=context)
+    events = list(invocation.stream())
+    timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
+    yield from with_mart_row_counts(events, warehouse.path, dbt_vars(context.partition_keys), timings)
 
 
-def with_mart_row_counts(events: list, path: str, months: dict[str, str]):
-    """Add each mart's row count (all months, and the run's months) to its materialization.
+def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):
+    """Add each mart's row count (all months, and the run's months) and ``extra`` to its materialization.
 
     Counted with our own short-lived read-only connection once dbt has exited (dagster-dbt's
     ``fetch_row_counts`` would keep an adapter connection open in this process).
@@ -83,5 +86,6 @@ def with_mart_row_counts(events: list, path: str, months: dict[str, str]):
         unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
         if unique_id is not None and unique_id.text in counts:
             total, in_run = counts[unique_id.text]
-            event = event.with_metadata({**event.metadata, "dagster/row_count": total, "lignes_mois_du_run": in_run})
+            event = event.with_metadata({**event.metadata, "dagster/row_count": total, "lignes_mois_du_run": in_run,
+                                         **(extra or {})})
         yield event

@@ -18,6 +18,7 @@ import duckdb
 from pipelines.publication.open_data import check_directory, export
 from pipelines.publication.secrecy import TABLES
 from pipelines.resources import PublishResource
+from pipelines.timings import Stopwatch
 
 KEY = ["publication", "open_data"]
 CHECK = "secret_statistique"
@@ -44,7 +45,8 @@ def _problems_markdown(problems: list[str]) -> str:
 def open_data(context: dg.AssetExecutionContext, publish: PublishResource):
     """Mask, write aside, verify, switch ``$ALI_PUBLISH_DIR/open_data`` to the new files."""
     directory = Path(publish.directory)
-    with duckdb.connect(str(directory / "marts.duckdb"), read_only=True) as con:
+    clock = Stopwatch()
+    with clock.stage("open_data"), duckdb.connect(str(directory / "marts.duckdb"), read_only=True) as con:
         done = export(con, directory / "open_data")
     counts = {"secret_primaire": done.suppression.primary, "secret_secondaire": done.suppression.secondary,
               "taux_masques": done.suppression.rates}
@@ -59,7 +61,7 @@ def open_data(context: dg.AssetExecutionContext, publish: PublishResource):
     yield dg.MaterializeResult(metadata={
         "dossier": dg.MetadataValue.path(str(done.directory)),
         "fichiers": dg.MetadataValue.md("\n".join(f"- `{t}.csv` ({done.rows[t]} lignes)" for t in TABLES)),
-        **counts,
+        **counts, **clock.metadata(),
     })
     yield dg.AssetCheckResult(check_name=CHECK, passed=not served, metadata={
         **counts, "violations": len(served), "detail": dg.MetadataValue.md(_problems_markdown(served) or "aucune"),

@@ -10,6 +10,7 @@ import dagster as dg
 from pipelines.publication.publish import MARTS
 from pipelines.publication.publish import publish as publish_snapshot
 from pipelines.resources import PublishResource, WarehouseResource
+from pipelines.timings import Stopwatch
 
 
 @dg.asset(
@@ -23,7 +24,9 @@ from pipelines.resources import PublishResource, WarehouseResource
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
     directory = Path(publish.directory)
-    done = publish_snapshot(warehouse.path, directory, context.run.run_id)
+    clock = Stopwatch()
+    with clock.stage("publication"):
+        done = publish_snapshot(warehouse.path, directory, context.run.run_id)
     return dg.MaterializeResult(metadata={
         "fichier_duckdb": dg.MetadataValue.path(str(directory / "marts.duckdb")),
         "parquet": dg.MetadataValue.path(str(directory / "parquet")),
@@ -31,5 +34,6 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "instantane": done.snapshot.name,
         "publie_le": done.published_at.isoformat(),
         **{f"lignes_{m}": n for m, n in done.rows.items()},
+        **clock.metadata(),
     })
 

@@ -16,6 +16,7 @@ from pipelines.partitions import monthly_partitions
 from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.raw.summary import quarantine_by_rule
 from pipelines.resources import PublishResource, WarehouseResource
+from pipelines.timings import Stopwatch
 
 
 def report_path(directory: str | Path, month: str) -> Path:
@@ -46,9 +47,10 @@ def rapport_mensuel(
 ) -> dg.MaterializeResult:
     """Render each month of the run from the published marts into ``rapports/rapport_YYYY-MM.html``."""
     months = sorted(context.partition_keys)
-    with wh.connect(warehouse.path, read_only=True) as con:
+    clock = Stopwatch()
+    with clock.stage("rapport"), wh.connect(warehouse.path, read_only=True) as con:
         rules = {month: quarantine_by_rule(con, [month]) for month in months}
-    with duckdb.connect(str(Path(publish.directory) / "marts.duckdb"), read_only=True) as con:
+    with clock.stage("rapport"), duckdb.connect(str(Path(publish.directory) / "marts.duckdb"), read_only=True) as con:
         for month in months:
             write_atomically(report_path(publish.directory, month), render_report(con, month, rules[month]))
         headline = chiffres_cles_markdown(chiffres_cles(con, months[-1]))
@@ -58,4 +60,5 @@ def rapport_mensuel(
         "rapport": dg.MetadataValue.path(str(last)),
         "chiffres_cles": dg.MetadataValue.md(f"**{months[-1]}**\n\n{headline}"),
         "mois": dg.MetadataValue.int(len(months)),
+        **clock.metadata(),
     })

@@ -24,6 +24,7 @@ from pipelines.raw.prepare import Prepared, prepare
 from pipelines.raw.pseudonymise import HMAC_SQL, Pseudonymiser
 from pipelines.raw.reported import REPORTED_SQL
 from pipelines.raw.validate import validation_sql
+from pipelines.timings import Stopwatch
 from pipelines.warehouse import stored_columns
 
 
@@ -72,28 +73,39 @@ def _to_process(con: duckdb.DuckDBPyConnection, settings: Settings, folder: str)
 
 
 def ingest_folder(
-    con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, pseudo: Pseudonymiser, run_id: str
+    con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, pseudo: Pseudonymiser, run_id: str,
+    stopwatch: Stopwatch | None = None,
 ) -> int:
     """Ingest ``<inbox>/<folder>``; returns the number of files processed (0 = nothing new)."""
+    clock = stopwatch or Stopwatch()
     sources = _sources(con)
-    todo = [prepare(p, sources) for p in _to_process(con, settings, folder)]
+    with clock.stage("archivage"):
+        received = _to_process(con, settings, folder)
+    with clock.stage("lecture"):
+        todo = [prepare(p, sources) for p in received]
     if not todo:
         return 0
     periode = todo[0].file.periode
-    pseudo.bind(con)
-    for name, dataset in DATASETS.items():
-        batch = [p for p in todo if p.dataset is dataset and p.cells is not None]
-        _validate(con, name, batch, periode)
-    con.execute("BEGIN")
-    try:
-        _record(con, todo, run_id)
-        if periode is not None:
-            con.execute("DELETE FROM raw.signalements WHERE periode = ?", [periode])
-            con.execute(REPORTED_SQL, {"periode": periode})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    validated = [name for name, dataset in DATASETS.items()
+                 if any(p.dataset is dataset and p.cells is not None for p in todo)]
+    with clock.stage("validation"):
+        for name in validated:
+            _validate(con, name, [p for p in todo if p.dataset is DATASETS[name] and p.cells is not None], periode)
+    with clock.stage("pseudonymisation"):
+        pseudo.bind(con)
+        for name in validated:
+            _pseudonymise(con, name)
+    with clock.stage("chargement"):
+        con.execute("BEGIN")
+        try:
+            _record(con, todo, run_id)
+            if periode is not None:
+                con.execute("DELETE FROM raw.signalements WHERE periode = ?", [periode])
+                con.execute(REPORTED_SQL, {"periode": periode})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     return len(todo)
 
 
@@ -122,6 +134,15 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], 
     finally:
         con.unregister("incoming")
         con.unregister("incoming_files")
+
+
+def _pseudonymise(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Valid rows as ``raw.<name>`` stores them, in ``stored_<name>``: identifiers replaced or dropped."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE stored_{name} AS SELECT v.file_id, v.debut AS periode, v.source_code, "
+        f"v.ligne, {', '.join(_stored_expressions(name))} FROM validated_{name} v CROSS JOIN ali_cle "
+        f"WHERE len(v.erreurs) = 0"
+    )
 
 
 RECORD_SQL = """
@@ -180,11 +201,11 @@ def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str) -
             f"DELETE FROM raw.{name} t USING winners w WHERE w.dataset = '{name}' "
             f"AND t.periode = w.periode AND t.source_code = w.source_code"
         )
+        stored = ", ".join(f"s.{column}" for column, _ in stored_columns(DATASETS[name]))
         con.execute(
-            f"INSERT INTO raw.{name} SELECT v.debut AS periode, v.source_code, w.sha256, v.ligne, "
-            f"{', '.join(_stored_expressions(name))} FROM validated_{name} v "
-            f"JOIN winners w ON w.dataset = '{name}' AND w.file_id = v.file_id CROSS JOIN ali_cle "
-            f"WHERE len(v.erreurs) = 0 ORDER BY v.source_code, v.ligne"
+            f"INSERT INTO raw.{name} SELECT s.periode, s.source_code, w.sha256, s.ligne, {stored} "
+            f"FROM stored_{name} s JOIN winners w ON w.dataset = '{name}' AND w.file_id = s.file_id "
+            f"ORDER BY s.source_code, s.ligne"
         )
     con.execute(
         "UPDATE raw.livraisons l SET en_vigueur = (l.fichier = w.fichier AND l.sha256 = w.sha256) FROM winners w "
