@@ -18,10 +18,10 @@ from pipelines.refresh import run_refresh
 def stage_timings(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> dict[str, float]:
     stages: dict[str, float] = {"lignes": 0}
     for event in result.get_asset_materialization_events():
-        if event.asset_key.path[0] == "raw":  # rows of the run's months in force: loaded + quarantined
-            metadata = event.materialization.metadata
-            stages["lignes"] += sum(metadata[k].value for k in ("lignes_chargees", "lignes_quarantaine") if k in metadata)
+        # one materialization per month for a range run, all with the run's metadata: not summed
         for key, value in event.materialization.metadata.items():
+            if key == "lignes_traitees":  # data rows read in the files this run processed
+                stages["lignes"] = value.value
             if key.startswith("duree_") and key.endswith("_s"):
                 stages[key[len("duree_"):-2]] = value.value  # the dbt timings repeat on each mart: same value
     started = {}

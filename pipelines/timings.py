@@ -13,10 +13,11 @@ from contextlib import contextmanager
 
 
 class Stopwatch:
-    """Accumulates wall seconds per named stage (a stage may be entered many times)."""
+    """Accumulates wall seconds per named stage (a stage may be entered many times), and counts."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -27,7 +28,7 @@ class Stopwatch:
             self.seconds[name] += time.perf_counter() - started
 
     def metadata(self) -> dict[str, float]:
-        return as_metadata(self.seconds)
+        return {**as_metadata(self.seconds), **self.counts}
 
 
 def as_metadata(seconds: Mapping[str, float]) -> dict[str, float]:

@@ -1,24 +1,29 @@
-"""Pure helpers between Dagster and dbt: partitions → vars, models → groups."""
+"""Pure helpers between Dagster and dbt: partitions → months, parse state, models → groups."""
 
 from __future__ import annotations
 
-import json
-
-from pipelines.assets.marts import LayerTranslator, dbt_build_args, dbt_vars
+from pipelines.assets.marts import LayerTranslator, dbt_months_env, keep_parse_state
 
 
-def test_one_month_becomes_one_month_of_vars():
-    assert dbt_vars(["2024-03"]) == {"min_periode": "2024-03-01", "max_periode": "2024-03-01"}
+def test_one_month_becomes_one_month_for_dbt():
+    assert dbt_months_env(["2024-03"]) == {"ALI_MIN_PERIODE": "2024-03-01", "ALI_MAX_PERIODE": "2024-03-01"}
 
 
 def test_a_partition_range_becomes_its_first_and_last_month_in_any_order():
-    assert dbt_vars(["2024-05", "2023-02", "2024-01"]) == {"min_periode": "2023-02-01", "max_periode": "2024-05-01"}
+    assert dbt_months_env(["2024-05", "2023-02", "2024-01"]) == {
+        "ALI_MIN_PERIODE": "2023-02-01", "ALI_MAX_PERIODE": "2024-05-01"}
 
 
-def test_build_args_pass_the_vars_as_json():
-    args = dbt_build_args(["2026-10"])
-    assert args[:2] == ["build", "--vars"] and json.loads(args[2]) == {
-        "min_periode": "2026-10-01", "max_periode": "2026-10-01"}
+def test_the_invocations_parse_state_becomes_the_projects(tmp_path):
+    project, invocation = tmp_path / "target", tmp_path / "target" / "dbt_models-1234567-abcdef0"
+    invocation.mkdir(parents=True)
+    (project / "partial_parse.msgpack").write_bytes(b"set-up")
+    assert not keep_parse_state(invocation, project)  # the invocation failed before writing one
+    assert (project / "partial_parse.msgpack").read_bytes() == b"set-up"
+    (invocation / "partial_parse.msgpack").write_bytes(b"run")
+    assert keep_parse_state(invocation, project)
+    assert (project / "partial_parse.msgpack").read_bytes() == b"run"
+    assert sorted(p.name for p in project.iterdir()) == ["dbt_models-1234567-abcdef0", "partial_parse.msgpack"]
 
 
 def test_models_are_grouped_by_their_layer_folder():

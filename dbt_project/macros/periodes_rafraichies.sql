@@ -1,11 +1,16 @@
 {#- Month-scoped refresh of the incremental marts.
 
-    Vars min_periode / max_periode: ISO dates 'YYYY-MM-DD' (first day of a month), both optional.
-    They only apply to an incremental run (the mart exists and no --full-refresh): a first build or a
-    full refresh always builds every month. -#}
+    Vars min_periode / max_periode: ISO dates 'YYYY-MM-DD' (first day of a month), both optional; or,
+    as Dagster passes them, env ALI_MIN_PERIODE / ALI_MAX_PERIODE, read only at execution: the parse
+    does not depend on the run's months, so dbt's partial parsing survives from one run to the next
+    (a --vars change makes dbt re-parse the whole project, ~3 s). They only apply to an incremental
+    run (the mart exists and no --full-refresh): a first build or a full refresh builds every month. -#}
 
 {% macro _periode_var(name) -%}
     {%- set value = var(name, none) -%}
+    {%- if value is none and execute -%}
+        {%- set value = env_var('ALI_' ~ (name | upper), '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}

@@ -1,12 +1,12 @@
 """The dbt project as Dagster assets: each model an asset, each dbt test an asset check.
 
-One ``@dbt_assets`` for the monthly partitions; a run passes its months to dbt as vars so the
-incremental marts rebuild only those months. The manifest is prepared at set-up (``.ci/setup``)
+One ``@dbt_assets`` for the monthly partitions; a run passes its months to dbt (environment read at
+execution, see ``dbt_months_env``) so the incremental marts rebuild only those months. The manifest is prepared at set-up (``.ci/setup``)
 or by ``dagster dev`` (``prepare_if_dev``), never parsed when this module is imported.
 """
 
-import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,14 +37,30 @@ class LayerTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-def dbt_vars(partition_keys: Sequence[str]) -> dict[str, str]:
-    """The months of a run as dbt vars: first days of the first and last month (``YYYY-MM-01``)."""
+def dbt_months_env(partition_keys: Sequence[str]) -> dict[str, str]:
+    """The months of a run for dbt: first days of the first and last month (``YYYY-MM-01``).
+
+    Passed as environment (read by the macros at execution only), not as ``--vars``: changing vars
+    makes dbt re-parse the whole project, env read at execution keeps partial parsing valid.
+    """
     keys = sorted(partition_keys)
-    return {"min_periode": f"{keys[0]}-01", "max_periode": f"{keys[-1]}-01"}
+    return {"ALI_MIN_PERIODE": f"{keys[0]}-01", "ALI_MAX_PERIODE": f"{keys[-1]}-01"}
 
 
-def dbt_build_args(partition_keys: Sequence[str]) -> list[str]:
-    return ["build", "--vars", json.dumps(dbt_vars(partition_keys))]
+def keep_parse_state(invocation_target: Path, project_target: Path) -> bool:
+    """Make this invocation's ``partial_parse.msgpack`` the one the next invocation starts from.
+
+    dagster-dbt seeds each invocation's own target folder with ``target/partial_parse.msgpack``,
+    the one ``dbt parse`` wrote at set-up, whose profile (warehouse path) differs from the run's: dbt
+    would re-parse everything each time. Promoted atomically; dbt still re-parses changed files.
+    """
+    state = invocation_target / "partial_parse.msgpack"
+    if not state.exists():
+        return False
+    partial = project_target / "partial_parse.msgpack.tmp"
+    shutil.copyfile(state, partial)
+    os.replace(partial, project_target / "partial_parse.msgpack")
+    return True
 
 
 @dbt_assets(
@@ -58,11 +74,13 @@ def dbt_build_args(partition_keys: Sequence[str]) -> list[str]:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """``dbt build`` of the run's months: staging, intermediate and marts with their tests."""
     # dbt reads the warehouse path from its profile (env ALI_WAREHOUSE): the same file as the resource.
-    os.environ["ALI_WAREHOUSE"] = warehouse.path
-    invocation = dbt.cli(dbt_build_args(context.partition_keys), context=context)
+    months = dbt_months_env(context.partition_keys)
+    os.environ.update({"ALI_WAREHOUSE": warehouse.path, **months})
+    invocation = dbt.cli(["build"], context=context)
     events = list(invocation.stream())
+    keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
     timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
-    yield from with_mart_row_counts(events, warehouse.path, dbt_vars(context.partition_keys), timings)
+    yield from with_mart_row_counts(events, warehouse.path, months, timings)
 
 
 def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):
@@ -79,8 +97,8 @@ def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra:
             for unique_id in marts:
                 table = unique_id.rsplit(".", 1)[1]
                 counts[unique_id] = con.execute(
-                    f"SELECT count(*), count(*) FILTER (periode BETWEEN $min_periode::DATE AND $max_periode::DATE) "
-                    f"FROM marts.{table}", months,
+                    f"SELECT count(*), count(*) FILTER (periode BETWEEN ?::DATE AND ?::DATE) FROM marts.{table}",
+                    [months["ALI_MIN_PERIODE"], months["ALI_MAX_PERIODE"]],
                 ).fetchall()[0]
     for event in events:
         unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None

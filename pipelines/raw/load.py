@@ -85,6 +85,7 @@ def ingest_folder(
         todo = [prepare(p, sources) for p in received]
     if not todo:
         return 0
+    clock.counts["lignes_traitees"] += sum(p.table.rows_read for p in todo if p.table)
     periode = todo[0].file.periode
     validated = [name for name, dataset in DATASETS.items()
                  if any(p.dataset is dataset and p.cells is not None for p in todo)]
