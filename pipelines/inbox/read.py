@@ -154,7 +154,7 @@ def _excel_cell(value: object) -> str:
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return all(not c.strip() for c in cells)
+    return not "".join(cells).strip()  # one C-level join and strip: this runs once per row read
 
 
 def _table(records, encoding: str, delimiter: str | None) -> Table:
@@ -169,10 +169,13 @@ def _table(records, encoding: str, delimiter: str | None) -> Table:
         body.append((number, cells))
     if header is None:
         raise Unreadable("fichier vide : aucune ligne non vide")
-    while body and _is_blank(body[-1][1]):
+    blank = [_is_blank(cells) for _, cells in body]
+    while body and blank[-1]:
         body.pop()
-    ignored = [n for n, cells in body if _is_blank(cells)]
+        blank.pop()
+    ignored = [n for (n, _), b in zip(body, blank) if b]
     if body and body[-1][1] and _TOTAL.match(body[-1][1][0]):
         ignored.append(body.pop()[0])
-    rows = [(n, cells) for n, cells in body if not _is_blank(cells)]
+        blank.pop()
+    rows = [row for row, b in zip(body, blank) if not b] if ignored else body
     return Table(header, rows, sorted(ignored), encoding, delimiter)

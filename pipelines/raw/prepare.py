@@ -82,14 +82,19 @@ def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Tabl
     """One text column per contract column (absent optional columns empty), plus row numbers."""
     width = len(table.header)
     rows = [cells for _, cells in table.rows]
+    aligned = [len(cells) == width for cells in rows]
     columns = {
         "ligne": pa.array([n for n, _ in table.rows], pa.int32()),
-        "champs_en_trop": pa.array([any(c.strip() for c in cells[width:]) for cells in rows], pa.bool_()),
+        "champs_en_trop": pa.array([not ok and bool("".join(cells[width:]).strip()) for cells, ok in zip(rows, aligned)],
+                                   pa.bool_()),
         # values are quoted in quarantine reasons only when the row lines up exactly with the header
-        "aligne": pa.array([len(cells) == width for cells in rows], pa.bool_()),
+        "aligne": pa.array(aligned, pa.bool_()),
     }
+    if all(aligned):  # the usual file: transposed in C, no per-cell Python
+        by_position = list(zip(*rows)) if rows else [()] * width
+    else:
+        by_position = [[c[i] if i < len(c) else None for c in rows] for i in range(width)]
     for column in dataset.columns:
         index = positions.get(column.name)
-        values = [None] * len(rows) if index is None else [c[index] if index < len(c) else None for c in rows]
-        columns[column.name] = pa.array(values, pa.string())
+        columns[column.name] = pa.array([None] * len(rows) if index is None else by_position[index], pa.string())
     return pa.table(columns)
