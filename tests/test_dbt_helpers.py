@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.assets.marts import LayerTranslator, dbt_months_env, keep_parse_state
+import os
+
+from pipelines.assets.marts import LayerTranslator, dbt_months_env, environment, keep_parse_state
 
 
 def test_one_month_becomes_one_month_for_dbt():
@@ -12,6 +14,14 @@ def test_one_month_becomes_one_month_for_dbt():
 def test_a_partition_range_becomes_its_first_and_last_month_in_any_order():
     assert dbt_months_env(["2024-05", "2023-02", "2024-01"]) == {
         "ALI_MIN_PERIODE": "2023-02-01", "ALI_MAX_PERIODE": "2024-05-01"}
+
+
+def test_the_months_are_in_the_environment_only_while_dbt_starts(monkeypatch):
+    monkeypatch.setenv("ALI_MAX_PERIODE", "2020-01-01")
+    monkeypatch.delenv("ALI_MIN_PERIODE", raising=False)
+    with environment(dbt_months_env(["2024-03"])):
+        assert (os.environ["ALI_MIN_PERIODE"], os.environ["ALI_MAX_PERIODE"]) == ("2024-03-01", "2024-03-01")
+    assert "ALI_MIN_PERIODE" not in os.environ and os.environ["ALI_MAX_PERIODE"] == "2020-01-01"
 
 
 def test_the_invocations_parse_state_becomes_the_projects(tmp_path):

@@ -8,7 +8,8 @@ or by ``dagster dev`` (``prepare_if_dev``), never parsed when this module is imp
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,21 @@ def dbt_months_env(partition_keys: Sequence[str]) -> dict[str, str]:
     return {"ALI_MIN_PERIODE": f"{keys[0]}-01", "ALI_MAX_PERIODE": f"{keys[-1]}-01"}
 
 
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` (which dagster-dbt copies when it starts dbt), then removed."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def keep_parse_state(invocation_target: Path, project_target: Path) -> bool:
     """Make this invocation's ``partial_parse.msgpack`` the one the next invocation starts from.
 
@@ -74,9 +90,10 @@ def keep_parse_state(invocation_target: Path, project_target: Path) -> bool:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """``dbt build`` of the run's months: staging, intermediate and marts with their tests."""
     # dbt reads the warehouse path from its profile (env ALI_WAREHOUSE): the same file as the resource.
+    os.environ["ALI_WAREHOUSE"] = warehouse.path
     months = dbt_months_env(context.partition_keys)
-    os.environ.update({"ALI_WAREHOUSE": warehouse.path, **months})
-    invocation = dbt.cli(["build"], context=context)
+    with environment(months):  # only for this dbt process: a later plain `dbt build` must see no months
+        invocation = dbt.cli(["build"], context=context)
     events = list(invocation.stream())
     keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
     timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
