@@ -170,3 +170,22 @@ def test_a_header_only_file_is_a_valid_delivery_of_zero_rows(con, inbox, ingest)
     row = manifest(con, KEY)
     assert (row["statut"], row["en_vigueur"], row["lignes_lues"], row["lignes_chargees"],
             row["lignes_quarantaine"], row["lignes_ignorees"]) == ("VALIDE", True, 0, 0, 0, 0)
+
+
+def test_the_collector_is_paused_while_reading_and_restored_even_on_error():
+    import gc
+
+    from pipelines.raw.load import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        assert not gc.isenabled()
+        1 / 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +75,23 @@ def _to_process(con: duckdb.DuckDBPyConnection, settings: Settings, folder: str)
     return todo
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a month's files are read.
+
+    Reading allocates millions of lists of strings (no reference cycles: plain reference counting
+    frees them) and keeps them until validation; each collection walks that growing heap, which
+    made reading a national-size month 2.5× slower (9.0 s → 3.6 s with the collector paused).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def ingest_folder(
     con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, pseudo: Pseudonymiser, run_id: str,
     stopwatch: Stopwatch | None = None,
@@ -81,7 +101,7 @@ def ingest_folder(
     sources = _sources(con)
     with clock.stage("archivage"):
         received = _to_process(con, settings, folder)
-    with clock.stage("lecture"):
+    with clock.stage("lecture"), collector_paused():
         todo = [prepare(p, sources) for p in received]
     if not todo:
         return 0
