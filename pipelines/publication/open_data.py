@@ -28,6 +28,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.publication.secrecy import TABLES, Suppression, suppress, verify
+from pipelines.publication.versions import prune, swap_link
 
 SECRET = "s"
 KEEP = 2
@@ -77,7 +78,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
     final = versions / stamp
     os.replace(partial, final)
     _switch(directory, final)
-    _prune(versions, keep=final)
+    prune(versions, keep=final, count=KEEP)
     return Export(directory, done, rows)
 
 
@@ -125,14 +126,4 @@ def check_directory(directory: Path) -> list[str]:
 def _switch(directory: Path, version: Path) -> None:
     if directory.exists() and not directory.is_symlink():  # a plain folder from an older layout
         os.replace(directory, version.with_name(f"{version.name}.ancien"))
-    link = directory.with_name(f".{directory.name}.new")
-    link.unlink(missing_ok=True)
-    link.symlink_to(version.relative_to(directory.parent))
-    os.replace(link, directory)
-
-
-def _prune(versions: Path, keep: Path) -> None:
-    done = sorted((p for p in versions.iterdir() if "." not in p.name), reverse=True)
-    for old in [*done[KEEP:], *(p for p in versions.iterdir() if "." in p.name)]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
+    swap_link(directory, version)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publication.versions import prune, swap_link
+
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
          "mart_livraisons")
 STORAGE_VERSION = "v1.0.0"
@@ -65,7 +67,7 @@ def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publica
             _french_csv(con, mart, partial / "csv" / f"{mart}.csv")
     os.replace(partial, snapshot)
     _switch(directory, snapshot)
-    _prune(directory / "snapshots", keep=snapshot)
+    prune(directory / "snapshots", keep=snapshot, count=KEEP_SNAPSHOTS)
     return Publication(snapshot, published_at, rows)
 
 
@@ -118,25 +120,13 @@ def _french_cell(column: str, data_type: str) -> str:
 
 
 def _switch(directory: Path, snapshot: Path) -> None:
-    """Point ``current`` at ``snapshot`` with one atomic rename; create the stable links once."""
-    link = directory / ".current.new"
-    link.unlink(missing_ok=True)
-    link.symlink_to(snapshot.relative_to(directory))
-    os.replace(link, directory / "current")
+    """Point ``current`` at ``snapshot``; create the stable links (into ``current``) once."""
+    swap_link(directory / "current", snapshot)
     for name in ("marts.duckdb", "parquet", "csv"):
         stable = directory / name
         if not stable.is_symlink():
             stable.unlink(missing_ok=True) if stable.is_file() else shutil.rmtree(stable, ignore_errors=True)
             stable.symlink_to(Path("current") / name)
-
-
-def _prune(snapshots: Path, keep: Path) -> None:
-    """Keep the newest snapshots (a reader may still be on the previous one); drop the rest."""
-    done = sorted((p for p in snapshots.iterdir() if not p.name.endswith(".partial")), reverse=True)
-    stale = [p for p in snapshots.iterdir() if p.name.endswith(".partial")]  # crashed runs (one writer)
-    for old in [*done[KEEP_SNAPSHOTS:], *stale]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def current_publication(directory: Path) -> dict | None:
