@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|audit`` (see README)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("--to", dest="end", type=_month, default="2026-10")
     refresh = commands.add_parser("refresh", help="ingérer la boîte de dépôt (tous les mois, ou --period)")
     refresh.add_argument("--period", type=_month)
+    audit = commands.add_parser("audit", help="d'où viennent les chiffres d'une ALI pour un mois (fichiers, versions)")
+    audit.add_argument("--periode", "--period", dest="periode", type=_month, required=True)
+    audit.add_argument("--ali", required=True, help="code de l'ALI, ex. ALI04")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -36,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = generate(args.out, scale=args.scale, start=args.start, end=args.end, reference_dir=reference)
         print("\n".join(summary.lines()))
         return 0
+    if args.command == "audit":
+        from pipelines.audit import main as audit_main
+
+        return audit_main(args.periode, args.ali)
     from pipelines.refresh import main as refresh_main
 
     return refresh_main(args.period)

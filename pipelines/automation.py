@@ -3,7 +3,9 @@
 The schedule processes the previous month on the 10th at 06:00 (Europe/Paris), when deliveries due
 by the 5th are in. The sensor requests, per tick, one run for each month that has new or changed files,
 so late deliveries and corrected re-sends update their month's marts without anyone acting, and a
-burst of 100 files dropped at once makes one run, not 100.
+burst of 100 files dropped at once makes one run, not 100. A file still being written (modified
+within ``ALI_INBOX_QUIET_SECONDS``, or changing while hashed) is left out of the cursor, so the first
+tick that finds it settled sees it as new and requests its run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.inbox.discover import list_files, month_folders, other_folders, sha256_of
+from pipelines.inbox.discover import list_files, month_folders, other_folders, stable_sha256
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import env_path
 
@@ -55,7 +57,9 @@ def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[s
             if previous and previous[:2] == [mtime, size]:
                 new_cursor[file.fichier] = previous
                 continue
-            sha = sha256_of(file.path)
+            sha = stable_sha256(file)
+            if sha is None:
+                continue
             new_cursor[file.fichier] = [mtime, size, sha]
             if previous and previous[2] == sha:
                 continue

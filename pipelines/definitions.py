@@ -6,6 +6,7 @@ from pipelines.assets.completeness import livraisons_attendues
 from pipelines.assets.ingestion import raw_deliveries
 from pipelines.assets.marts import dbt_models
 from pipelines.assets.open_data import open_data
+from pipelines.assets.privacy import PRIVACY_CHECKS
 from pipelines.assets.publication import published_marts
 from pipelines.assets.reference import reference_data
 from pipelines.assets.report import rapport_mensuel
@@ -26,7 +27,7 @@ def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=[livraisons_attendues],
+        asset_checks=[livraisons_attendues, *PRIVACY_CHECKS],
         jobs=[monthly_refresh],
         schedules=[schedule_for(monthly_refresh)],
         sensors=[inbox_sensor],

@@ -17,6 +17,7 @@ from pipelines.inbox.discover import month_folders, other_folders
 from pipelines.partitions import monthly_partitions, partition_range
 from pipelines.raw.summary import format_summary, month_summary, quarantine_by_rule
 from pipelines.resources import env_path
+from pipelines.warehouse_lock import warehouse_lock
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -103,11 +104,13 @@ def main(period: str | None) -> int:
             while error.cause is not None:
                 error = error.cause
             print(f"{event.step_key} : {error.message.strip()}")
-        print(f"ÉCHEC du run {result.run_id} ({elapsed:.1f} s) ; l'entrepôt est resté dans son état précédent.")
+        print(f"ÉCHEC du run {result.run_id} ({elapsed:.1f} s). Chaque étape est atomique : celles qui ont réussi "
+              "sont appliquées, celle qui a échoué n'a rien laissé à moitié ; relancer la même commande reprend "
+              "le travail (docs/reliability.md).")
         return 1
     inbox = Path(env_path("ALI_INBOX_DIR"))
     months = [period] if period else month_folders(inbox)
-    with warehouse.connect(path, read_only=True) as con:
+    with warehouse_lock(path, shared=True), warehouse.connect(path, read_only=True) as con:
         rows = month_summary(con, [*months, *other_folders(inbox)])
         rules = quarantine_by_rule(con, months)
         figures = headline(con, max(months))

@@ -6,6 +6,8 @@ field (the UI shows resource configuration): it is read from the environment whe
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +16,7 @@ import duckdb
 from pipelines import warehouse
 from pipelines.raw.load import Settings
 from pipelines.raw.pseudonymise import Pseudonymiser, from_environment
+from pipelines.warehouse_lock import WarehouseBusy, warehouse_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = {
@@ -32,9 +35,29 @@ def env_path(name: str, environ: dict[str, str] | None = None) -> str:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse (``ALI_WAREHOUSE``); one writer at a time (pool ``warehouse``)."""
+    """The DuckDB warehouse (``ALI_WAREHOUSE``); one writer at a time (pool ``warehouse``).
+
+    Every step that opens it holds its lock (``with warehouse.lock(context)``) for the whole step:
+    another run, even one the pool does not see (a CLI run, dbt), waits for it. Per step, not per
+    run: a step takes its pool slot first, then the lock, so a run never holds the lock while it
+    waits for a slot that a step waiting for the lock holds.
+    """
 
     path: str
+
+    @contextmanager
+    def lock(self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> Iterator[None]:
+        """The step holds the warehouse; a transient failure (the lock not obtained in time, a DuckDB
+        I/O error: another program holding the file, a full disk) asks Dagster to retry the step.
+        Bad data never raises here: it is quarantined or rejected, and a failed check blocks."""
+        try:
+            with warehouse_lock(self.path, holder=f"run {context.run.run_id}"):
+                yield
+        except (WarehouseBusy, duckdb.IOException) as error:
+            retries = int(os.environ.get("ALI_RETRIES", "3"))
+            wait = float(os.environ.get("ALI_RETRY_WAIT_SECONDS", "60"))
+            context.log.warning(f"échec transitoire, nouvelle tentative dans {wait:.0f} s : {error}")
+            raise dg.RetryRequested(max_retries=retries, seconds_to_wait=wait) from error
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return warehouse.connect(self.path)

@@ -81,6 +81,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # DuckDB re-creates the .wal (and .tmp spill files) beside the file with the process umask
+        # after every checkpoint: only an owner-only directory keeps them private.
+        path.parent.chmod(0o700)
     created = not path.exists()
     old_umask = os.umask(0o077)
     try:

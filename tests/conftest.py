@@ -46,8 +46,12 @@ def benef_row(matricule="1234567", organisme="CAF", naissance="1980-04-03", sexe
 
 
 def platform_env(root: Path) -> dict[str, str]:
-    """Every path of the platform under ``root`` (nothing of a test lands in the project's data/)."""
+    """Every path of the platform under ``root`` (nothing of a test lands in the project's data/).
+
+    No quiet period: tests write their inbox files just before the run (the quiet period has its
+    own tests in ``test_hostile.py``)."""
     return {
+        "ALI_INBOX_QUIET_SECONDS": "0",
         "ALI_INBOX_DIR": str(root / "inbox"),
         "ALI_ARCHIVE_DIR": str(root / "archive"),
         "ALI_WAREHOUSE": str(root / "warehouse" / "ali.duckdb"),
@@ -55,6 +59,20 @@ def platform_env(root: Path) -> dict[str, str]:
         "ALI_REFERENCE_DIR": str(REFERENCE_DIR),
         "ALI_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
     }
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Live processes of a process group, read from /proc (zombies aside: this container's init
+    may not reap them)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
 
 
 def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str, Path]:
@@ -142,8 +160,11 @@ def check_counts(con: duckdb.DuckDBPyConnection, folder: str) -> None:
 
 
 @pytest.fixture
-def ingest(con, inbox, tmp_path):
-    """``ingest("2024-03")`` runs the real monthly ingestion of that folder, then checks the counts."""
+def ingest(con, inbox, tmp_path, monkeypatch):
+    """``ingest("2024-03")`` runs the real monthly ingestion of that folder, then checks the counts.
+
+    No quiet period: some tests write files (workbooks) with the current time."""
+    monkeypatch.setenv("ALI_INBOX_QUIET_SECONDS", "0")
 
     def run(folder: str = "2024-03", run_id: str = "test") -> int:
         processed = ingest_folder(con, Settings(inbox.root, tmp_path / "archive"), folder, PSEUDO, run_id)

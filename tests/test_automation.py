@@ -86,3 +86,20 @@ def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(root):
         requests, cursor = evaluate(instance)
     assert [(p, n, f) for p, _, n, f in requests] == [("2024-03", 1, "2024-03/ALI03/beneficiaires.csv")]
     assert set(json.loads(cursor)) == {"2024-03/ALI01/beneficiaires.csv", "2024-03/ALI03/beneficiaires.csv"}
+
+
+def test_sensor_leaves_a_file_being_written_for_the_tick_that_finds_it_settled(root, monkeypatch):
+    import time
+
+    monkeypatch.setenv("ALI_INBOX_QUIET_SECONDS", "300")
+    now = int(time.time())
+    put(root, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), now - 3600)
+    put(root, "2024-04/ALI01/beneficiaires.csv", BENEF_HEADER, now - 5)  # still being uploaded
+    with dg.instance_for_test() as instance:
+        first, cursor = evaluate(instance)
+        assert [(p, n) for p, _, n, _ in first] == [("2024-03", 1)]
+        assert set(json.loads(cursor)) == {"2024-03/ALI01/beneficiaires.csv"}
+        assert evaluate(instance, cursor)[0] == []  # still within the quiet period: nothing yet
+        put(root, "2024-04/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), now - 600)
+        settled, cursor = evaluate(instance, cursor)  # upload finished ten minutes ago
+        assert [(p, n, f) for p, _, n, f in settled] == [("2024-04", 1, "2024-04/ALI01/beneficiaires.csv")]

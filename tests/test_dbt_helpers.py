@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pipelines.assets.marts import LayerTranslator, dbt_months_env, environment, keep_parse_state
+from pipelines.assets.marts import LayerTranslator, dbt_months_env, environment, keep_parse_state, prune_invocations
 
 
 def test_one_month_becomes_one_month_for_dbt():
@@ -42,3 +42,16 @@ def test_models_are_grouped_by_their_layer_folder():
     staging = {"resource_type": "model", "fqn": ["ali93", "staging", "stg_raw__beneficiaires"], "config": {}}
     assert translator.get_group_name(model) == "marts"
     assert translator.get_group_name(staging) == "staging"
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
+    for n in range(5):
+        folder = tmp_path / f"dbt_models-{n:03d}-x"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, (1_700_000_000 + 10 * (5 - n), 1_700_000_000 + 10 * (5 - n)))  # 000 is the newest
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "compiled").mkdir()
+    assert prune_invocations(tmp_path, keep=2) == ["dbt_models-004-x", "dbt_models-003-x", "dbt_models-002-x"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compiled", "dbt_models-000-x", "dbt_models-001-x",
+                                                          "manifest.json"]

@@ -33,7 +33,7 @@ def livraisons_attendues(context: dg.AssetCheckExecutionContext, warehouse: Ware
     months = run_months(dict(context.run.tags))
     if months is None:
         return dg.AssetCheckResult(passed=True, metadata={"mois": "aucun mois dans ce run"})
-    with wh.connect(warehouse.path, read_only=True) as con:
+    with warehouse.lock(context), wh.connect(warehouse.path, read_only=True) as con:
         missing = con.execute(MISSING_SQL, {"debut": months[0], "fin": months[1]}).fetchall()
     table = "| mois | source | jeu | statut |\n|---|---|---|---|\n" + "\n".join(
         f"| {m} | {s} | {d} | {st} |" for m, s, d, st in missing[:200])

@@ -54,6 +54,7 @@ def raw_deliveries(
 
     Files already processed (same path and content) are skipped, so a re-run changes nothing.
     Folders of the inbox that are not a month are rejected file by file in every run that sees them.
+    Files still being written are left for a later run (logged, not recorded, not a failed check).
     """
     months = list(context.partition_keys)
     pseudo = pseudonymisation.load()
@@ -61,17 +62,20 @@ def raw_deliveries(
         context.log.warning("MODE DÉMO : clé de pseudonymisation de démonstration ; jamais de données réelles.")
     settings = inbox.settings
     clock = Stopwatch()
-    with warehouse.connect() as con:
+    deferred: list[tuple[str, str]] = []
+    with warehouse.lock(context), warehouse.connect() as con:
         pseudo.check_fingerprint(con)
         for folder in [*months, *other_folders(settings.inbox)]:
-            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock)
+            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock, deferred)
             if processed:
                 context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
+        for fichier, why in deferred:
+            context.log.warning(f"{fichier} laissé pour un prochain run : {why}")
         summary = month_summary(con, months)
         figures = dataset_figures(con, months)
         rules = quarantine_by_rule(con, months)
         reported = reported_by_rule(con, months)
-        problems = ingestion_problems(con, settings.inbox, months)
+        problems = ingestion_problems(con, settings.inbox, months, {fichier for fichier, _ in deferred})
     for name in DATASETS:
         loaded, quarantined, rejected = figures.get(name, (0, 0, 0))
         yield dg.MaterializeResult(
@@ -79,7 +83,8 @@ def raw_deliveries(
             metadata={"lignes_chargees": loaded, "lignes_quarantaine": quarantined, "fichiers_rejetes": rejected},
         )
     totals = {k: sum(r[k] for r in summary) for k in ("fichiers_recus", "fichiers_valides", "fichiers_rejetes")}
-    yield dg.MaterializeResult(asset_key=["raw", "livraisons"], metadata={**totals, **clock.metadata()})
+    yield dg.MaterializeResult(asset_key=["raw", "livraisons"],
+                               metadata={**totals, "fichiers_en_attente": len(deferred), **clock.metadata()})
     yield dg.AssetCheckResult(
         check_name="ingestion_coherente", asset_key=["raw", "livraisons"], passed=not problems,
         metadata={"problemes": len(problems), "exemples": "\n".join(problems[:20])},

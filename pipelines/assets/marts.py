@@ -17,6 +17,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines import warehouse as wh
+from pipelines.faults import kill_point
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings
@@ -73,10 +74,55 @@ def keep_parse_state(invocation_target: Path, project_target: Path) -> bool:
     state = invocation_target / "partial_parse.msgpack"
     if not state.exists():
         return False
-    partial = project_target / "partial_parse.msgpack.tmp"
+    partial = project_target / f"partial_parse.msgpack.{os.getpid()}.tmp"  # runs of other platforms share target/
     shutil.copyfile(state, partial)
     os.replace(partial, project_target / "partial_parse.msgpack")
     return True
+
+
+KEPT_INVOCATIONS = 10
+STALE_MONTHS_SQL = """
+WITH manifest AS (
+    SELECT periode, source_code, dataset, count(DISTINCT sha256) AS versions,
+           max(CASE WHEN en_vigueur THEN sha256 END) AS en_vigueur
+    FROM raw.livraisons GROUP BY ALL),
+built AS (
+    SELECT periode, source_code, dataset, versions_recues AS versions,
+           CASE WHEN statut = 'LIVRE' THEN sha256 END AS en_vigueur
+    FROM marts.mart_livraisons)
+SELECT DISTINCT strftime(b.periode, '%Y-%m') FROM built b LEFT JOIN manifest m USING (periode, source_code, dataset)
+WHERE coalesce(m.versions, 0) <> b.versions OR m.en_vigueur IS DISTINCT FROM b.en_vigueur
+ORDER BY 1
+"""
+
+
+def stale_months(path: str) -> list[str]:
+    """Months whose deliveries changed since the marts were built (``YYYY-MM``).
+
+    A run killed after its ingestion committed and before dbt finished leaves such a month; the next
+    run may be for another month (the sensor's, the schedule's), so every build catches them up:
+    the manifest's versions and deliveries in force, key by key, against ``mart_livraisons``.
+    """
+    if not Path(path).exists():
+        return []
+    with wh.connect(path, read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' "
+                           "AND table_name = 'mart_livraisons'").fetchall()[0][0]:
+            return []  # first build: every month is built anyway
+        return [month for (month,) in con.execute(STALE_MONTHS_SQL).fetchall()]
+
+
+def prune_invocations(target: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest invocation folders dagster-dbt leaves in ``target/``.
+
+    Each build gets its own ``target/<asset>-<id>/`` (manifest, run results, compiled SQL: ≈ 7 MB)
+    and nothing removes them: 365 runs had piled up 2.4 GB. The newest stay for debugging a run.
+    """
+    folders = sorted((p for p in target.glob("dbt_models-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    old = folders[:-keep] if keep else folders
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [p.name for p in old]
 
 
 @dbt_assets(
@@ -91,13 +137,23 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """``dbt build`` of the run's months: staging, intermediate and marts with their tests."""
     # dbt reads the warehouse path from its profile (env ALI_WAREHOUSE): the same file as the resource.
     os.environ["ALI_WAREHOUSE"] = warehouse.path
-    months = dbt_months_env(context.partition_keys)
-    with environment(months):  # only for this dbt process: a later plain `dbt build` must see no months
-        invocation = dbt.cli(["build"], context=context)
-    events = list(invocation.stream())
-    keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
-    timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
-    yield from with_mart_row_counts(events, warehouse.path, months, timings)
+    with warehouse.lock(context):  # dbt's own process opens the file: the pool alone does not cover it
+        behind = sorted(set(stale_months(warehouse.path)) - set(context.partition_keys))
+        if behind:
+            context.log.warning(f"mois en retard sur leurs livraisons (run interrompu ?), reconstruits aussi : "
+                                f"{', '.join(behind)}")
+        months = dbt_months_env([*context.partition_keys, *behind])
+        with environment(months):  # only for this dbt process: a later plain `dbt build` must see no months
+            invocation = dbt.cli(["build"], context=context)
+        events = []
+        for event in invocation.stream():
+            events.append(event)
+            kill_point("dbt.evenement")
+        kill_point("dbt.fin")
+        keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
+        prune_invocations(dbt_project.project_dir / "target", keep=KEPT_INVOCATIONS)
+        timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
+        yield from with_mart_row_counts(events, warehouse.path, months, timings)
 
 
 def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):

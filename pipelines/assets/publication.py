@@ -25,7 +25,7 @@ from pipelines.timings import Stopwatch
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
     directory = Path(publish.directory)
     clock = Stopwatch()
-    with clock.stage("publication"):
+    with warehouse.lock(context), clock.stage("publication"):
         done = publish_snapshot(warehouse.path, directory, context.run.run_id)
     return dg.MaterializeResult(metadata={
         "fichier_duckdb": dg.MetadataValue.path(str(directory / "marts.duckdb")),

@@ -32,7 +32,7 @@ def reference_data(
 
     An invalid file fails the run with every problem listed; the tables in force stay unchanged.
     """
-    with warehouse.connect() as con:
+    with warehouse.lock(context), warehouse.connect() as con:
         counts = load_reference(con, Path(reference_files.directory))
     for table in TABLES:
         yield dg.MaterializeResult(

@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import warehouse as wh
+from pipelines.faults import kill_point
 from pipelines.partitions import monthly_partitions
 from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.raw.summary import quarantine_by_rule
@@ -29,6 +30,7 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    kill_point("rapport.page")
 
 
 @dg.asset(
@@ -48,7 +50,7 @@ def rapport_mensuel(
     """Render each month of the run from the published marts into ``rapports/rapport_YYYY-MM.html``."""
     months = sorted(context.partition_keys)
     clock = Stopwatch()
-    with clock.stage("rapport"), wh.connect(warehouse.path, read_only=True) as con:
+    with warehouse.lock(context), clock.stage("rapport"), wh.connect(warehouse.path, read_only=True) as con:
         rules = {month: quarantine_by_rule(con, [month]) for month in months}
     with clock.stage("rapport"), duckdb.connect(str(Path(publish.directory) / "marts.duckdb"), read_only=True) as con:
         for month in months:

@@ -17,6 +17,8 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from pipelines.inbox.headers import normalise_header
+from pipelines.inbox.limits import too_large
+from pipelines.inbox.workbook import Rejected, check_workbook
 
 DELIMITERS = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 _C1_CONTROLS = re.compile("[\u0080-\u009f]")
@@ -51,7 +53,14 @@ class Table:
 
 
 def read_table(path: Path, expected_columns: set[str]) -> Table:
-    """Read a ``.csv`` or ``.xlsx`` delivery; ``expected_columns`` (normalised) picks the delimiter."""
+    """Read a ``.csv`` or ``.xlsx`` delivery; ``expected_columns`` (normalised) picks the delimiter.
+
+    The size is checked before a byte is read (``ALI_MAX_FILE_BYTES``), a workbook's zip before
+    calamine opens it (``pipelines.inbox.workbook``).
+    """
+    oversize = too_large(path.stat().st_size)
+    if oversize:
+        raise Unreadable(oversize)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return _table(_excel_records(path), "xlsx", None)
@@ -105,10 +114,15 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
     header_line = next((line for line in text.splitlines() if _CONTENT.search(line)), None)
     if header_line is None:
         raise Unreadable("fichier vide : aucune ligne non vide")
-    scores = {
-        d: len({normalise_header(c) for c in next(csv.reader([header_line], delimiter=d))} & expected_columns)
-        for d in DELIMITERS
-    }
+    scores, errors = {}, []
+    for d in DELIMITERS:
+        try:  # a wide header split by the wrong delimiter is one huge field: that delimiter is out, not the file
+            scores[d] = len({normalise_header(c) for c in next(csv.reader([header_line], delimiter=d))}
+                            & expected_columns)
+        except csv.Error as error:
+            errors.append(error)
+    if not scores:
+        raise Unreadable(f"en-tête mal formé : {_csv_error(errors[0])}")
     best = max(scores.values())
     winners = [d for d, score in scores.items() if score == best]
     if best == 0 or len(winners) > 1:
@@ -127,15 +141,55 @@ def _csv_records(text: str, delimiter: str):
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as error:
-        raise Unreadable(f"CSV mal formé vers la ligne {reader.line_num} : {error}") from None
+        raise Unreadable(f"CSV mal formé vers la ligne {reader.line_num} : {_csv_error(error)}") from None
+
+
+_CSV_ERRORS = (
+    (re.compile(r"field larger than field limit \((\d+)\)"),
+     lambda m: f"un champ dépasse {int(m[1]):,} caractères".replace(",", " ")),
+    (re.compile(r"unexpected end of data"), lambda m: "guillemet ouvert jamais refermé avant la fin du fichier"),
+    (re.compile(r"'.*' expected after '\"'", re.DOTALL),
+     lambda m: "caractère inattendu après un guillemet fermant (attendu le séparateur ou une fin de ligne)"),
+)
+
+
+def _csv_error(error: csv.Error) -> str:
+    """The ``csv`` module's English message, in French for the sender (never a cell's value)."""
+    for pattern, french in _CSV_ERRORS:
+        match = pattern.search(str(error))
+        if match:
+            return french(match)
+    return "structure CSV invalide"
+
+
+_EXCEL_ERRORS = (  # calamine's messages may quote a cell: only their kind is kept
+    ("Cell string index not found", "une cellule renvoie à une chaîne partagée qui n'existe pas"),
+    ("Unrecognized boolean cell value", "une cellule booléenne n'est ni vraie ni fausse"),
+    ("Unsupported cell error value", "une cellule d'erreur porte une valeur inconnue"),
+    ("Parse float error", "une cellule numérique ne contient pas un nombre"),
+    ("File not found", "une partie obligatoire du classeur manque"),
+    ("Unexpected end of", "XML d'une feuille tronqué"),
+)
+
+
+def _excel_error(error: BaseException) -> str:
+    message = str(error)
+    french = next((text for key, text in _EXCEL_ERRORS if key in message), None)
+    return f"{french} ({type(error).__name__})" if french else f"structure invalide ({type(error).__name__})"
 
 
 def _excel_records(path: Path):
     try:
+        check_workbook(path)
+    except Rejected as error:
+        raise Unreadable(f"classeur Excel refusé : {error}") from None
+    try:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
-    except Exception as error:  # calamine raises several private types for corrupt files
-        raise Unreadable(f"classeur Excel illisible : {type(error).__name__}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 — calamine raises private types; a Rust panic is a BaseException
+        raise Unreadable(f"classeur Excel illisible : {_excel_error(error)}") from None
     for number, cells in enumerate(rows, start=1):
         yield number, [_excel_cell(value) for value in cells]
 

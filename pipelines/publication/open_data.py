@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.faults import kill_point
+from pipelines.publication.publish import FORMULA_START
 from pipelines.publication.secrecy import TABLES, Suppression, suppress, verify
 from pipelines.publication.versions import prune, swap_link
 
@@ -70,6 +72,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
     partial.mkdir(parents=True)
     for t in TABLES:
         write_csv(done.values[t], done.secret[t], partial / f"{t}.csv")
+    kill_point("open_data.fichiers")
     rows = {t: len(v) for t, v in done.values.items()}
     problems = check_directory(partial)
     if problems:
@@ -77,6 +80,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
         return Export(None, done, rows, problems)
     final = versions / stamp
     os.replace(partial, final)
+    kill_point("open_data.avant_bascule")
     _switch(directory, final)
     prune(versions, keep=final, count=KEEP)
     return Export(directory, done, rows)
@@ -97,8 +101,9 @@ def _text(column: pd.Series, hidden) -> pd.Series:
         out = column.map(lambda v: "" if pd.isna(v) else str(int(v)))
     elif pd.api.types.is_float_dtype(column):
         out = column.map(lambda v: "" if pd.isna(v) else repr(float(v)))
-    else:
+    else:  # text a spreadsheet would run as a formula gets a leading ' (as in the BI CSV files)
         out = column.map(lambda v: "" if pd.isna(v) else str(v))
+        out = out.where(~out.str.contains(FORMULA_START, regex=True), "'" + out)
     return out.mask(hidden, SECRET) if hidden is not False else out
 
 

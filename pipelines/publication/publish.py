@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.faults import kill_point
 from pipelines.publication.versions import prune, swap_link
 
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
@@ -36,7 +37,9 @@ STORAGE_VERSION = "v1.0.0"
 """On-disk format of the published DuckDB file: readable by DuckDB 1.0 and later (BI drivers bundle
 their own, often older, DuckDB). Parquet is the version-free path."""
 KEEP_SNAPSHOTS = 3
-_FORMULA_START = "^[=+\\-@\t\r]"
+FORMULA_START = r"^\s*[=+\-@]|^[\t\r]"
+"""Text a spreadsheet would run as a formula (CSV injection), also behind leading blanks: such a cell
+is written with a leading ``'``. For RE2 (DuckDB) and Python's ``re`` alike."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,16 @@ def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publica
         con.execute("USE entrepot")
         rows = {m: con.execute(f"SELECT count(*) FROM marts.{m}").fetchall()[0][0] for m in MARTS}
         _duckdb_file(con, partial / "marts.duckdb", run_id, published_at, rows)
+        kill_point("publication.fichier_duckdb")
         for mart in MARTS:
             con.execute(f"COPY marts.{mart} TO '{partial / 'parquet' / mart}.parquet' (FORMAT parquet)")
+            kill_point("publication.parquet")
             _french_csv(con, mart, partial / "csv" / f"{mart}.csv")
+            kill_point("publication.csv")
     os.replace(partial, snapshot)
+    kill_point("publication.avant_bascule")
     _switch(directory, snapshot)
+    kill_point("publication.apres_bascule")
     prune(directory / "snapshots", keep=snapshot, count=KEEP_SNAPSHOTS)
     return Publication(snapshot, published_at, rows)
 
@@ -107,7 +115,7 @@ def _french_csv(warehouse, mart: str, path: Path) -> None:
 def _french_cell(column: str, data_type: str) -> str:
     """One CSV cell as a French Excel reads it (dates JJ/MM/AAAA, decimal comma, VRAI/FAUX)."""
     if data_type == "VARCHAR":
-        return f"CASE WHEN regexp_matches({column}, '{_FORMULA_START}') THEN chr(39) || {column} ELSE {column} END"
+        return f"CASE WHEN regexp_matches({column}, '{FORMULA_START}') THEN chr(39) || {column} ELSE {column} END"
     if data_type in ("DOUBLE", "FLOAT") or data_type.startswith("DECIMAL"):
         return f"replace({column}::VARCHAR, '.', ',')"
     if data_type == "DATE":

@@ -11,12 +11,15 @@ import os
 import shutil
 from pathlib import Path
 
+from pipelines.faults import kill_point
+
 
 def swap_link(link: Path, target: Path) -> None:
     """Point ``link`` at ``target`` (relative to the link's folder) with one atomic rename."""
     new = link.with_name(f".{link.name}.new")
     new.unlink(missing_ok=True)
     new.symlink_to(target.relative_to(link.parent))
+    kill_point("versions.lien_temporaire")
     os.replace(new, link)
 
 
@@ -27,3 +30,4 @@ def prune(folder: Path, keep: Path, count: int) -> None:
     for old in [*versions[count:], *(p for p in folder.iterdir() if "." in p.name)]:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)
+            kill_point("versions.purge")

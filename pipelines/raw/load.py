@@ -4,7 +4,8 @@ The delivery in force for a (période, source, dataset) is the valid file receiv
 modification time). Everything a run decides for a month is written in ONE transaction: the raw
 rows of the deliveries that take force, their quarantine records, the manifest and the reported
 anomalies. A crash leaves the warehouse as before the run; a re-run of the same inbox changes
-nothing; a rejected re-send leaves the previous delivery in force.
+nothing; a rejected re-send leaves the previous delivery in force. Which files a run takes, and
+which it leaves for later because they are still being written: ``pipelines.raw.receive``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import gc
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +23,10 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contract import DATASETS
-from pipelines.inbox.discover import list_files, sha256_of
-from pipelines.raw.archive import archive
+from pipelines.faults import kill_point
 from pipelines.raw.prepare import Prepared, prepare
 from pipelines.raw.pseudonymise import HMAC_SQL, Pseudonymiser
+from pipelines.raw.receive import received_files
 from pipelines.raw.reported import REPORTED_SQL
 from pipelines.raw.validate import validation_sql
 from pipelines.timings import Stopwatch
@@ -58,23 +60,6 @@ def _sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(rows)
 
 
-def _to_process(con: duckdb.DuckDBPyConnection, settings: Settings, folder: str) -> list[Prepared]:
-    """Files new to the manifest, or received again since (a re-sent earlier version)."""
-    seen = dict(
-        ((f, s), r) for f, s, r in con.execute(
-            "SELECT fichier, sha256, recu_le FROM raw.livraisons WHERE periode_dossier = ?", [folder]
-        ).fetchall()
-    )
-    todo = []
-    for file in list_files(settings.inbox, folder):
-        sha = sha256_of(file.path)
-        received = seen.get((file.fichier, sha))
-        if received is None or received < file.recu_le:
-            kept = archive(file.path, sha, settings.archive)
-            todo.append(Prepared(file, sha, str(kept.relative_to(settings.archive))))
-    return todo
-
-
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a month's files are read.
@@ -94,15 +79,24 @@ def collector_paused() -> Iterator[None]:
 
 def ingest_folder(
     con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, pseudo: Pseudonymiser, run_id: str,
-    stopwatch: Stopwatch | None = None,
+    stopwatch: Stopwatch | None = None, deferred: list[tuple[str, str]] | None = None,
 ) -> int:
-    """Ingest ``<inbox>/<folder>``; returns the number of files processed (0 = nothing new)."""
+    """Ingest ``<inbox>/<folder>``; returns the number of files processed (0 = nothing new).
+
+    Files left for a later run are appended to ``deferred`` as (fichier, reason), else logged.
+    """
     clock = stopwatch or Stopwatch()
     sources = _sources(con)
+    waiting: list[tuple[str, str]] = []
     with clock.stage("archivage"):
-        received = _to_process(con, settings, folder)
+        received = received_files(con, settings.inbox, settings.archive, folder, waiting)
+    if deferred is None:
+        for fichier, why in waiting:
+            logging.getLogger(__name__).warning("%s laissé pour un prochain run : %s", fichier, why)
+    else:
+        deferred += waiting
     with clock.stage("lecture"), collector_paused():
-        todo = [prepare(p, sources) for p in received]
+        todo = [_read(p, sources) for p in received]
     if not todo:
         return 0
     clock.counts["lignes_traitees"] += sum(p.table.rows_read for p in todo if p.table)
@@ -112,10 +106,12 @@ def ingest_folder(
     with clock.stage("validation"):
         for name in validated:
             _validate(con, name, [p for p in todo if p.dataset is DATASETS[name] and p.cells is not None], periode)
+    kill_point("ingestion.validation")
     with clock.stage("pseudonymisation"):
         pseudo.bind(con)
         for name in validated:
             _pseudonymise(con, name)
+    kill_point("ingestion.pseudonymisation")
     with clock.stage("chargement"):
         con.execute("BEGIN")
         try:
@@ -123,11 +119,19 @@ def ingest_folder(
             if periode is not None:
                 con.execute("DELETE FROM raw.signalements WHERE periode = ?", [periode])
                 con.execute(REPORTED_SQL, {"periode": periode})
+            kill_point("ingestion.avant_commit")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    kill_point("ingestion.apres_commit")
     return len(todo)
+
+
+def _read(received: Prepared, sources: dict[str, str]) -> Prepared:
+    prepared = prepare(received, sources)
+    kill_point("ingestion.lecture")
+    return prepared
 
 
 def _validate(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], periode: dt.date | None) -> None:
@@ -172,7 +176,7 @@ SELECT r.*, c.chargees, c.quarantaine FROM received r LEFT JOIN ({counts}) c USI
 DELETE FROM raw.livraisons l USING received r WHERE l.fichier = r.fichier AND l.sha256 = r.sha256;
 INSERT INTO raw.livraisons BY NAME
 SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
-    now()::TIMESTAMP AS traite_le, statut, false AS en_vigueur, lignes_lues,
+    (now() AT TIME ZONE 'UTC') AS traite_le, statut, false AS en_vigueur, lignes_lues,
     CASE WHEN statut = 'VALIDE' THEN coalesce(chargees, 0) END AS lignes_chargees,
     CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur, colonnes_ignorees,
     archive, run_id
@@ -222,6 +226,7 @@ def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str) -
             f"DELETE FROM raw.{name} t USING winners w WHERE w.dataset = '{name}' "
             f"AND t.periode = w.periode AND t.source_code = w.source_code"
         )
+        kill_point("ingestion.ecriture")  # manifest written, the old rows of this dataset deleted, new ones not yet
         stored = ", ".join(f"s.{column}" for column, _ in stored_columns(DATASETS[name]))
         con.execute(
             f"INSERT INTO raw.{name} SELECT s.periode, s.source_code, w.sha256, s.ligne, {stored} "
@@ -255,7 +260,7 @@ def _received(todo: list[Prepared], run_id: str) -> pa.Table:
         "separateur": pa.array([_DELIMITER_NAMES.get(p.table.delimiter) if p.table else None for p in todo],
                                pa.string()),
         "colonnes_ignorees": pa.array([p.extra_columns for p in todo], pa.list_(pa.string())),
-        "archive": [p.archive for p in todo],
+        "archive": pa.array([p.archive for p in todo], pa.string()),
         "run_id": [run_id] * len(todo),
     })
 

@@ -6,12 +6,14 @@ Every whole-file rejection of contract §4 is decided here, with a reason meant 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
 from pipelines.contract import DATASETS, DATASETS_BY_SOURCE_TYPE, Dataset
 from pipelines.inbox.discover import InboxFile
 from pipelines.inbox.headers import map_header, normalise_header
+from pipelines.inbox.limits import too_large
 from pipelines.inbox.read import Table, Unreadable, read_table
 
 LAYOUT = "<AAAA-MM>/<code_source>/<jeu>.<csv|xlsx>"
@@ -23,7 +25,8 @@ class Prepared:
 
     file: InboxFile
     sha256: str
-    archive: str
+    archive: str | None
+    """Path of the archived original, relative to the archive; None when not archived (link, oversize)."""
     dataset: Dataset | None = None
     rejection: str | None = None
     table: Table | None = None
@@ -31,10 +34,21 @@ class Prepared:
     extra_columns: list[str] = field(default_factory=list)
     file_id: int = -1
     """Position in the month's validation batch of its dataset."""
+    copy: Path | None = None
+    """The archived copy, which is what is read: the bytes behind ``sha256``, whatever the sender does next."""
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.file.periode_dossier, self.file.source_code or "", self.file.dataset or "")
+
+
+def refused_unread(file: InboxFile) -> str | None:
+    """Rejections decided before a byte is read: these files are neither read nor archived (an oversize
+    file is only hashed, in blocks of 1 Mio, for its manifest row; a link is never opened)."""
+    if file.lien:
+        return (f"lien symbolique « {file.path.name} » refusé : un lien n'est jamais suivi, déposer le fichier "
+                "lui-même")
+    return too_large(file.taille_octets)
 
 
 def source_dataset(file: InboxFile, sources: dict[str, str]) -> tuple[Dataset | None, str | None]:
@@ -57,6 +71,9 @@ def source_dataset(file: InboxFile, sources: dict[str, str]) -> tuple[Dataset | 
 
 def prepare(prepared: Prepared, sources: dict[str, str]) -> Prepared:
     """Fill ``dataset`` and ``cells``, or ``rejection``."""
+    prepared.rejection = prepared.rejection or refused_unread(prepared.file)
+    if prepared.rejection:
+        return prepared
     dataset, rejection = source_dataset(prepared.file, sources)
     prepared.dataset = dataset
     if dataset is None:
@@ -64,7 +81,7 @@ def prepare(prepared: Prepared, sources: dict[str, str]) -> Prepared:
         return prepared
     expected = {normalise_header(c) for c in dataset.column_names}
     try:
-        table = read_table(prepared.file.path, expected)
+        table = read_table(prepared.copy or prepared.file.path, expected)
     except Unreadable as error:
         prepared.rejection = f"fichier illisible : {error}"
         return prepared
@@ -92,8 +109,8 @@ def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Tabl
     }
     if all(aligned):  # the usual file: transposed in C, no per-cell Python
         by_position = list(zip(*rows)) if rows else [()] * width
-    else:
-        by_position = [[c[i] if i < len(c) else None for c in rows] for i in range(width)]
+    else:  # only the contract's columns: a wide header over many short rows must not cost width × rows
+        by_position = {i: [c[i] if i < len(c) else None for c in rows] for i in positions.values()}
     for column in dataset.columns:
         index = positions.get(column.name)
         columns[column.name] = pa.array([None] * len(rows) if index is None else by_position[index], pa.string())

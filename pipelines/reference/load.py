@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.faults import kill_point
+
 
 @dataclass(frozen=True)
 class ReferenceTable:
@@ -140,6 +142,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, directory: Path) -> dict[str,
     try:
         for name in names:
             con.execute(f"CREATE OR REPLACE TABLE reference.{name} AS SELECT * FROM new_{name}")
+        kill_point("reference.avant_commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -1,0 +1,88 @@
+"""Blocking privacy checks (contract §5): no identifier of the inbox in clear where the run wrote.
+
+Each check re-reads the run's identifiers from the archive (``pipelines.privacy``), scans what the
+run has produced so far, and fails when one value is found, which stops what depends on it:
+
+- ``aucun_identifiant_en_clair`` on ``raw/livraisons``, after ingestion: the warehouse (every schema,
+  the quarantine), the run's event log and metadata, its compute logs. Fails → no dbt, no publication.
+- ``aucun_identifiant_publie`` on ``publication/marts``: the same, with the dbt layers now built, and
+  every file of the publication directory. Fails → no report, no open data.
+- ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports are written
+  too: the publication directory and the whole event log of the run. Fails → the run fails.
+
+They open the warehouse read-only, in pool ``warehouse`` and under its lock (a reader conflicts with a
+writer). Their metadata holds counts and places only, never a value.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets.completeness import run_months
+from pipelines.partitions import monthly_partitions
+from pipelines.privacy.scan import scan_places
+from pipelines.resources import InboxResource, PseudonymisationResource, PublishResource, WarehouseResource
+
+
+def months_of_run(tags: dict[str, str]) -> list[str]:
+    """Every month of the run's partition (or range of partitions); none for an unpartitioned run."""
+    span = run_months(tags)
+    if span is None:
+        return []
+    return [m for m in monthly_partitions.get_partition_keys() if span[0] <= m <= span[1]]
+
+
+def _result(context, warehouse, inbox, pseudonymisation, *, scan_warehouse: bool, publish_dir: Path | None):
+    with warehouse.lock(context):  # read-only, but DuckDB refuses a reader while another process writes
+        scan = scan_places(
+            warehouse.path, Path(inbox.archive_dir), months_of_run(dict(context.run.tags)), context.run.run_id,
+            key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
+            instance=context.instance,
+        )
+    where = sorted({f.lieu for f in scan.findings})
+    metadata = scan.metadata()
+    return dg.AssetCheckResult(
+        passed=scan.passed, metadata={**metadata, "detail": dg.MetadataValue.md(metadata["detail"])},
+        description=None if scan.passed else f"{len(scan.findings)} texte(s) contenant un identifiant en clair "
+                                              f"({', '.join(where)}) : voir « detail » (lieux, jamais les valeurs).",
+    )
+
+
+@dg.asset_check(
+    asset=["raw", "livraisons"], name="aucun_identifiant_en_clair", blocking=True, pool="warehouse",
+    description="Aucune valeur de matricule, nom, prénom, date de naissance ou NIR des livraisons du run (relues "
+                "dans l'archive) ni la clé dans l'entrepôt, la quarantaine, le journal, les métadonnées ou les sorties "
+                "du run ; sinon ni dbt ni publication.",
+)
+def aucun_identifiant_en_clair(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                               inbox: InboxResource, pseudonymisation: PseudonymisationResource):
+    return _result(context, warehouse, inbox, pseudonymisation, scan_warehouse=True, publish_dir=None)
+
+
+@dg.asset_check(
+    asset=["publication", "marts"], name="aucun_identifiant_publie", blocking=True, pool="warehouse",
+    description="Aucune valeur d'identifiant des livraisons du run ni la clé dans l'entrepôt (modèles dbt compris), "
+                "les fichiers publiés (DuckDB, Parquet, CSV, rapports, open data), le journal ou les métadonnées "
+                "du run ; sinon ni rapport ni open data.",
+)
+def aucun_identifiant_publie(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                             inbox: InboxResource, pseudonymisation: PseudonymisationResource,
+                             publish: PublishResource):
+    return _result(context, warehouse, inbox, pseudonymisation, scan_warehouse=True,
+                   publish_dir=Path(publish.directory))
+
+
+@dg.asset_check(
+    asset=["publication", "open_data"], name="aucun_identifiant_diffuse", blocking=True, pool="warehouse",
+    additional_deps=[dg.AssetKey(["publication", "rapport_mensuel"])],
+    description="Après les rapports mensuels et l'open data : aucune valeur d'identifiant des livraisons du run ni "
+                "la clé dans les fichiers publiés ni dans tout le journal du run.",
+)
+def aucun_identifiant_diffuse(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                              inbox: InboxResource, pseudonymisation: PseudonymisationResource,
+                              publish: PublishResource):
+    return _result(context, warehouse, inbox, pseudonymisation, scan_warehouse=False,
+                   publish_dir=Path(publish.directory))
+
+
+PRIVACY_CHECKS = [aucun_identifiant_en_clair, aucun_identifiant_publie, aucun_identifiant_diffuse]

@@ -1,0 +1,158 @@
+"""What the privacy scan looks for: the direct identifiers the run's deliveries brought in.
+
+The warehouse holds none of them by design, and only the archive of originals holds them at all
+(contract §5), so they are re-read from there, with the project's own reader, for every file the
+manifest lists for the run's months (or processed by the run). They go into the TEMP table
+``identifiants`` of the scanning connection, an in-memory DuckDB that cannot spill to disk
+(``scanner``): no identifier is ever written to a file, a log line or metadata; only counts leave.
+
+Which forms are searched, and where (the choices against false positives, see ``scan.py``):
+
+- matricule: the normalised 7 digits, and a delivered form that is not 1–6 digits (``123B567``,
+  ``12345678``), as a whole token; a zero-stripped ``123456`` would be any count or amount.
+- date de naissance: as delivered, ISO and JJ/MM/AAAA, inside text (never a DATE column: dates of
+  entry or orientation are data).
+- nom and prénom: the pair in either order anywhere in a text; each alone only as a whole cell, of
+  3 letters or more, and not a text of the reference data (``Montreuil`` is a surname and a
+  commune) nor a word of the contract (column names, enumerations).
+- NIR: any 13- or 15-digit number (spaces allowed) of any cell of the originals.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.contract import DATASETS
+from pipelines.inbox.headers import map_header, normalise_header
+from pipelines.inbox.read import Unreadable, read_table
+
+IDENTIFIER_COLUMNS = ("matricule", "nom", "prenom", "date_naissance")
+ALL_COLUMNS = {normalise_header(c.name) for d in DATASETS.values() for c in d.columns}
+_NIR = re.compile(r"\d[\d ]{11,}\d")
+_MIN_NAME = 3
+
+NORMALISE_SQL = r"""
+CREATE OR REPLACE TEMP MACRO ali_norme(s) AS trim(regexp_replace(strip_accents(
+    replace(replace(lower(s), 'œ', 'oe'), 'æ', 'ae')), '[^\p{L}\p{N}]+', ' ', 'g'));
+CREATE OR REPLACE TEMP TABLE identifiants (nature VARCHAR, mode VARCHAR, forme VARCHAR, cle VARCHAR);
+"""
+FORMS_SQL = r"""
+CREATE OR REPLACE TEMP TABLE personnes AS
+SELECT DISTINCT ali_norme(nom) AS nom, ali_norme(prenom) AS prenom FROM lus WHERE nom <> '' OR prenom <> '';
+CREATE OR REPLACE TEMP TABLE mots_courants AS
+SELECT DISTINCT ali_norme(mot) AS mot FROM (SELECT mot FROM mots_contrat UNION ALL {reference});
+INSERT INTO identifiants
+SELECT DISTINCT 'nom_prenom', 'cellule', n, NULL FROM (SELECT unnest([nom, prenom]) AS n FROM personnes)
+WHERE length(n) >= {min_name} AND n NOT IN (SELECT mot FROM mots_courants WHERE mot IS NOT NULL);
+INSERT INTO identifiants
+SELECT DISTINCT 'nom_prenom', 'paire', unnest([prenom || ' ' || nom, nom || ' ' || prenom]),
+    list_reduce(string_split(nom, ' '), lambda a, b: CASE WHEN length(b) > length(a) THEN b ELSE a END)
+FROM personnes WHERE nom <> '' AND prenom <> '';
+INSERT INTO identifiants
+SELECT DISTINCT 'matricule', 'jeton', f, NULL FROM (
+    SELECT unnest([CASE WHEN NOT regexp_full_match(m, '\d{{1,6}}') THEN upper(m) END,
+                   CASE WHEN regexp_full_match(m, '\d{{1,7}}') THEN lpad(m, 7, '0') END]) AS f
+    FROM (SELECT DISTINCT matricule AS m FROM lus WHERE matricule <> '')
+) WHERE f IS NOT NULL;
+INSERT INTO identifiants
+SELECT DISTINCT 'date_naissance', 'date', f, NULL FROM (
+    SELECT unnest([d, strftime(j, '%Y-%m-%d'), strftime(j, '%d/%m/%Y')]) AS f FROM (
+        SELECT d, coalesce(try_strptime(d, '%Y-%m-%d'), try_strptime(d, '%d/%m/%Y'))::DATE AS j
+        FROM (SELECT DISTINCT date_naissance AS d FROM lus WHERE date_naissance <> '')
+    )
+) WHERE f IS NOT NULL;
+INSERT INTO identifiants SELECT DISTINCT 'nir', 'nir', forme, NULL FROM nirs_lus;
+"""
+
+
+@contextmanager
+def scanner() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB that never offloads to a temporary file (identifiers stay in memory)."""
+    con = duckdb.connect(config={"temp_directory": ""})
+    try:
+        con.execute(NORMALISE_SQL)
+        yield con
+    finally:
+        con.close()
+
+
+def archived_files(con: duckdb.DuckDBPyConnection, catalog: str, months: list[str], run_id: str) -> list[tuple]:
+    """(archive path, dataset) of every version received for ``months`` or processed by ``run_id``.
+
+    A run without months (an unpartitioned materialization) is checked against the last month.
+    """
+    return con.execute(
+        f"SELECT DISTINCT archive, dataset FROM {catalog}.raw.livraisons WHERE archive IS NOT NULL AND ("
+        f"list_contains($mois::VARCHAR[], periode_dossier) OR run_id = $run OR (len($mois::VARCHAR[]) = 0 "
+        f"AND periode_dossier = (SELECT max(periode_dossier) FROM {catalog}.raw.livraisons WHERE periode IS NOT NULL))"
+        f") ORDER BY ALL",
+        {"mois": months, "run": run_id},
+    ).fetchall()
+
+
+def collect(con: duckdb.DuckDBPyConnection, catalog: str, archive_dir: Path, months: list[str], run_id: str) -> dict:
+    """Fill ``identifiants`` from the archived originals; returns counts (never a value)."""
+    columns: dict[str, list[str]] = {name: [] for name in IDENTIFIER_COLUMNS}
+    nirs: set[str] = set()
+    files = archived_files(con, catalog, months, run_id)
+    unreadable = 0
+    for archive, dataset in files:
+        expected = {normalise_header(c) for c in DATASETS[dataset].column_names} if dataset in DATASETS else ALL_COLUMNS
+        try:
+            table = read_table(archive_dir / archive, expected)
+        except (Unreadable, OSError):
+            unreadable += 1
+            continue
+        rows = [cells for _, cells in table.rows]
+        positions, _ = map_header(table.header, IDENTIFIER_COLUMNS)
+        for name, values in columns.items():
+            i = positions.get(name)
+            values.extend([""] * len(rows) if i is None else (c[i].strip() if i < len(c) else "" for c in rows))
+        nirs |= nir_forms("\x1f".join("\x1f".join(cells) for cells in rows))  # any cell, any column
+    con.register("lus", pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}))
+    con.register("nirs_lus", pa.table({"forme": pa.array(sorted(nirs), pa.string())}))
+    con.register("mots_contrat", pa.table({"mot": sorted(contract_words())}))
+    try:
+        con.execute(FORMS_SQL.format(reference=_reference_words(con, catalog), min_name=_MIN_NAME))
+    finally:
+        for name in ("lus", "nirs_lus", "mots_contrat"):
+            con.unregister(name)
+    columns.clear()
+    counts = dict(con.execute("SELECT nature, count(DISTINCT forme) FROM identifiants GROUP BY ALL").fetchall())
+    return {"fichiers_relus": len(files) - unreadable, "fichiers_illisibles": unreadable,
+            **{f"identifiants_{n}": counts.get(n, 0) for n in ("matricule", "nom_prenom", "date_naissance", "nir")}}
+
+
+def add_key(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
+    """The pseudonymisation key as text, hex and base64: searched as a substring everywhere."""
+    forms = {key.decode(errors="replace"), key.hex(), key.hex().upper(), base64.b64encode(key).decode(),
+             base64.urlsafe_b64encode(key).decode()}
+    con.executemany("INSERT INTO identifiants VALUES ('cle', 'sous_chaine', ?, NULL)", [[f] for f in forms])
+    return len(forms)
+
+
+def nir_forms(text: str) -> set[str]:
+    """13- or 15-digit numbers of ``text``, spaces between digits allowed."""
+    digits = (re.sub(r"\D", "", m.group()) for m in _NIR.finditer(text))
+    return {d for d in digits if len(d) in (13, 15)}
+
+
+def contract_words() -> set[str]:
+    """Column names and enumerated values of the contract: whole cells of the warehouse, not names."""
+    return {w for d in DATASETS.values() for c in d.columns for w in (c.name, *c.values)}
+
+
+def _reference_words(con: duckdb.DuckDBPyConnection, catalog: str) -> str:
+    """A query of every text of the reference tables (communes, ALI, partners, actions), as ``mot``."""
+    columns = con.execute(
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
+        "AND schema_name = 'reference' AND data_type = 'VARCHAR'", [catalog]).fetchall()
+    parts = [f'SELECT "{c}" FROM {catalog}."{s}"."{t}"' for s, t, c in columns]
+    return " UNION ALL ".join(parts) if parts else "SELECT NULL::VARCHAR WHERE false"

@@ -1,0 +1,230 @@
+"""Where the privacy scan looks: every text a run leaves behind, as rows of the TEMP table ``textes``.
+
+``textes(lieu, objet, colonne, ligne, cellules, valeur)`` holds each distinct text once per column
+(``cellules`` = how many cells hold it, ``ligne`` = the first row), so the matching (``scan.py``)
+runs over distinct values only. What counts as a text, and why:
+
+- a database (the warehouse, the published ``marts.duckdb``): every VARCHAR of every table, also
+  inside lists and structs (``raw.quarantaine.motifs``), the SQL of every view (dbt's staging and
+  intermediate layers are views over scanned tables: their rows hold nothing their SQL and tables
+  do not), and table and column names; never a number or a DATE column (counts, amounts and dates of
+  entry would collide with matricules and birth dates);
+- Parquet: as a database table; CSV: every cell but plain numbers (counts, amounts, rates; kept if
+  13 digits or more before the decimal point); the same data is scanned typed in the DuckDB file and
+  Parquet; HTML: text, attribute values and the string literals of scripts
+  (chart labels), except the bundled plotly.js library (vendor code, not data);
+- the run's event log: every string of every event (messages, errors, metadata of materializations,
+  observations and check evaluations), never its numbers (timestamps, counts);
+- the run's compute logs (captured stdout/stderr), line by line, when the instance keeps them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import html
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+TEXTES_SQL = ("CREATE OR REPLACE TEMP TABLE textes (lieu VARCHAR, objet VARCHAR, colonne VARCHAR, ligne BIGINT, "
+              "cellules BIGINT, valeur VARCHAR)")
+_INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v FROM (SELECT {row} AS r, {values} AS v FROM {source}) "
+           "WHERE v IS NOT NULL AND v <> '' GROUP BY v")
+_NUMBER = re.compile(r"[+-]?[1-9][\d \u00a0\u202f]*([.,]\d+)?|[+-]?0([.,]\d+)?")
+_PIECES = re.compile(r"<script\b[^>]*>(.*?)</script\s*>|<style\b[^>]*>.*?</style\s*>|<!--.*?-->|<([^>]*)>|([^<]+)",
+                     re.DOTALL | re.IGNORECASE)
+_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_ATTRIBUTE = re.compile(r"""=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def texts_of(expression: str, type_: duckdb.DuckDBPyType, depth: int = 0) -> str | None:
+    """SQL list of every VARCHAR inside ``expression`` (lists, structs and maps walked), or None."""
+    kind = type_.id
+    if kind in ("varchar", "json", "enum"):
+        return f"[{expression}::VARCHAR]"
+    if kind in ("list", "array"):
+        return _elements(expression, type_.children[0][1], depth)
+    if kind == "map":
+        (_, key), (_, value) = type_.children
+        parts = [_elements(f"map_keys({expression})", key, depth), _elements(f"map_values({expression})", value, depth)]
+    elif kind == "struct":
+        parts = [texts_of(f"struct_extract({expression}, '{name}')", t, depth) for name, t in type_.children]
+    else:
+        return None
+    parts = [p for p in parts if p]
+    return f"flatten([{', '.join(parts)}])" if parts else None
+
+
+def _elements(expression: str, child: duckdb.DuckDBPyType, depth: int) -> str | None:
+    inner = texts_of(f"x{depth}", child, depth + 1)
+    return f"flatten(list_transform({expression}, lambda x{depth}: {inner}))" if inner else None
+
+
+def database(con: duckdb.DuckDBPyConnection, catalog: str, place, prefix: str = "") -> None:
+    """Every table and view of an attached database; ``place(schema, table)`` names the lieu."""
+    for schema, table in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY ALL", [catalog]
+    ).fetchall():
+        _relation(con, place(schema, table), f"{prefix}{schema}.{table}", f'{catalog}."{schema}"."{table}"', "rowid")
+    views = con.execute("SELECT schema_name, view_name, sql FROM duckdb_views() WHERE database_name = ? "
+                        "AND NOT internal", [catalog]).fetchall()
+    add(con, [(place(s, v), f"{prefix}{s}.{v}", "(définition)", 0, sql) for s, v, sql in views])
+
+
+def _relation(con: duckdb.DuckDBPyConnection, lieu: str, objet: str, source: str, row: str) -> None:
+    relation = con.sql(f"SELECT * FROM {source} LIMIT 0")
+    add(con, [(lieu, objet, "(nom)", 0, name) for name in [objet, *relation.columns]])
+    for column, type_ in zip(relation.columns, relation.types):
+        if type_.id in ("varchar", "json", "enum"):
+            values = f'"{column}"::VARCHAR'
+        else:
+            listed = texts_of(f'"{column}"', type_)
+            if listed is None:
+                continue
+            values = f"unnest({listed})"
+        con.execute(_INSERT.format(row=row, values=values, source=source), [lieu, objet, column])
+
+
+def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
+    """Every file under the publication directory (links not followed); returns files not examined."""
+    skipped = 0
+    for root, _, names in os.walk(directory):
+        for name in sorted(names):
+            path = Path(root) / name
+            objet = str(path.relative_to(directory))
+            suffix = path.suffix.lower()
+            if path.is_symlink() or not path.is_file():
+                continue
+            if suffix == ".duckdb":
+                con.execute(f"ATTACH '{_quoted(path)}' AS publie (READ_ONLY)")
+                try:
+                    database(con, "publie", lambda s, t: "publication", prefix=f"{objet}:")
+                finally:
+                    con.execute("DETACH publie")
+            elif suffix == ".parquet":
+                _relation(con, "publication", objet, f"read_parquet('{_quoted(path)}', file_row_number = true)",
+                          "file_row_number + 1")
+            elif suffix == ".csv":
+                add(con, [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"))])
+            elif suffix in (".html", ".htm"):
+                add(con, [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))])
+            else:
+                skipped += 1
+    return skipped
+
+
+def csv_cells(text: str):
+    """(colonne, ligne, cellule) of a CSV, ``;`` or ``,``; plain numbers left out."""
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+        for index, cell in enumerate(row, start=1):
+            if cell.strip() and not plain_number(cell):
+                yield f"colonne {index}", number, cell
+
+
+def html_cells(text: str):
+    """(colonne, ligne, texte) of a page: text, attribute values, script string literals."""
+    from plotly.offline import get_plotlyjs
+
+    library = get_plotlyjs()
+    text = text.replace(library, "\n" * library.count("\n"))  # line numbers stay those of the file
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    for piece in _PIECES.finditer(text):
+        line = bisect.bisect(newlines, piece.start()) + 1
+        script, tag, content = piece.group(1), piece.group(2), piece.group(3)
+        if script is not None:
+            for literal in _STRING.finditer(script):
+                value = _json_string(literal.group(0))
+                if value.strip() and not plain_number(value):
+                    yield "script", line, value
+        elif tag is not None:
+            for attribute in _ATTRIBUTE.finditer(tag):
+                yield "attribut", line, html.unescape(attribute.group(1) or attribute.group(2) or "")
+        elif content is not None and content.strip() and not plain_number(html.unescape(content)):
+            yield "texte", line, html.unescape(content).strip()
+
+
+def plain_number(text: str) -> bool:
+    """A count, an amount or a rate (``12 345,5``): left out of files; an integer part of 13 digits or
+    more is a NIR's shape, kept."""
+    text = text.strip()
+    return bool(_NUMBER.fullmatch(text)) and sum(c.isdigit() for c in re.split("[.,]", text)[0]) < 13
+
+
+def run_log(con: duckdb.DuckDBPyConnection, instance, run_id: str) -> None:
+    """Every string of every event of the run: ``metadonnees`` under a metadata field, else ``journal``."""
+    from dagster._serdes import serialize_value  # the event log's own JSON form: every field, nested
+
+    rows = []
+    for index, entry in enumerate(instance.all_logs(run_id), start=1):
+        event = entry.dagster_event
+        objet = f"{entry.step_key or 'run'} · {event.event_type_value if event else 'LOG'}"
+        for where, value in _strings(json.loads(serialize_value(entry)), "journal"):
+            rows.append((where, objet, "metadonnees" if where == "metadonnees" else "evenement", index, value))
+    add(con, rows)
+
+
+def compute_logs(con: duckdb.DuckDBPyConnection, instance, run_id: str) -> int:
+    """stdout and stderr captured for the run's steps, line by line; returns how many files were read."""
+    from dagster._core.storage.compute_log_manager import ComputeIOType
+
+    manager, keys = instance.compute_log_manager, set()
+    for io_type in (ComputeIOType.STDOUT, ComputeIOType.STDERR):
+        try:
+            keys |= {tuple(k) for k in manager.get_log_keys_for_log_key_prefix([run_id, "compute_logs"], io_type)}
+        except (NotImplementedError, OSError):  # instance without stored compute logs
+            pass
+    rows = []
+    for key in sorted(keys):
+        data = manager.get_log_data(list(key))
+        for stream, content in (("stdout", data.stdout), ("stderr", data.stderr)):
+            for number, line in enumerate((content or b"").decode("utf-8", "replace").splitlines(), start=1):
+                rows.append(("journaux_calcul", key[-1], stream, number, line))
+    add(con, rows)
+    return len(keys)
+
+
+def add(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    """Rows (lieu, objet, colonne, ligne, valeur) into ``textes``, one row per distinct text."""
+    if not rows:
+        return
+    names = ("lieu", "objet", "colonne", "ligne", "valeur")
+    con.register("textes_lus", pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)},
+                                        schema=pa.schema([(n, pa.int64() if n == "ligne" else pa.string())
+                                                          for n in names])))
+    try:
+        con.execute("INSERT INTO textes SELECT lieu, objet, colonne, min(ligne), count(*), valeur FROM textes_lus "
+                    "WHERE valeur IS NOT NULL AND valeur <> '' GROUP BY lieu, objet, colonne, valeur")
+    finally:
+        con.unregister("textes_lus")
+
+
+def _strings(node, where: str):
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            inside = "metadonnees" if where == "metadonnees" or "metadata" in key else where
+            yield inside, key
+            yield from _strings(value, inside)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value, where)
+
+
+def _json_string(literal: str) -> str:
+    try:
+        return json.loads(literal)
+    except ValueError:
+        return literal[1:-1]
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
