@@ -148,8 +148,10 @@ def platform(tmp_path_factory):
                              for p in (attacked / "inbox" / "2024-03").rglob("*") if p.is_file()}}
     clean = work / "clean"
     shutil.copytree(attacked, clean, symlinks=True)
+    started = time.monotonic()
     assert refresh(clean) == 0
-    return {"work": work, "before": before, "attacked": attacked, "new_files": new_files,
+    return {"clean_seconds": time.monotonic() - started, "work": work, "before": before, "attacked": attacked,
+            "new_files": new_files,
             "before_state": state(before), "expected": state(clean)}
 
 
@@ -206,7 +208,7 @@ def test_each_kill_from_the_same_state_then_one_refresh_ends_as_a_clean_run(plat
     shutil.copytree(platform["attacked"], root, symlinks=True)
     new_files = with_sha(root, platform["new_files"])
     if point.startswith("random-"):
-        delay = random.Random(point).uniform(2.0, 40.0)
+        delay = random.Random(point).uniform(1.0, platform["clean_seconds"])  # somewhere inside a refresh
         status = refresh(root, kill_after=delay)
         print(f"{point}: killed after {delay:.1f} s" if status == -signal.SIGKILL else f"{point}: ended first")
     else:
