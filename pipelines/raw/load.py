@@ -3,7 +3,7 @@
 The delivery in force for a (période, source, dataset) is the valid file received last (file
 modification time). Everything a run decides for a month is written in ONE transaction: the raw
 rows of the deliveries that take force, their quarantine records, the manifest and the reported
-anomalies. A crash leaves the warehouse as before the run; a re-run of the same inbox changes
+anomalies. A crash leaves each month as before or after its transaction; a re-run of the same inbox changes
 nothing; a rejected re-send leaves the previous delivery in force. Which files a run takes, and
 which it leaves for later because they are still being written: ``pipelines.raw.receive``.
 """
