@@ -93,11 +93,40 @@ def published_paths(directory: Path, month: str) -> list[str]:
     return lines
 
 
+def privacy_stop(evaluations, run_id: str, period: str | None) -> list[str]:
+    """In French, for the data team: which privacy check stopped the run, where it found identifiers
+    (place, object, column, cells, the sender's file and row: never a value), what is published, what to do."""
+    from pipelines.assets.privacy import STOPPED
+
+    failed = [e for e in evaluations if not e.passed and e.check_name in STOPPED]
+    if not failed:
+        return []
+    lines = []
+    for evaluation in failed:
+        metadata = {k: v.value for k, v in evaluation.metadata.items()}
+        places = metadata.get("lieux") or []
+        lines += [f"ARRÊT : le contrôle « {evaluation.check_name} » a trouvé {metadata.get('trouvailles', len(places))} "
+                  f"texte(s) contenant un identifiant en clair (run {run_id}).",
+                  f"Publication : {STOPPED[evaluation.check_name]}", "Où (jamais la valeur) :"]
+        lines += [f"  {p['lieu']} · {p['objet']} · colonne {p['colonne']} · {p['cellules']} cellule(s) · {p['nature']}"
+                  + (f" · {p['origine']}" if p.get("origine") else f" · ligne {p['ligne']}") for p in places[:10]]
+        if len(places) > 10:
+            lines.append(f"  … et {len(places) - 10} autre(s) : métadonnée « detail » du contrôle dans l'interface")
+        lines += ["Que faire :", *(f"  {line}" for line in str(metadata.get("que_faire", "")).splitlines())]
+    lines.append("Ensuite : python -m pipelines refresh" + (f" --period {period}" if period else "")
+                 + " (le contrôle se refait à chaque run).")
+    return lines
+
+
 def main(period: str | None) -> int:
     started = time.monotonic()
     result = run_refresh(period)
     elapsed = time.monotonic() - started
     path = env_path("ALI_WAREHOUSE")
+    stop = [] if result.success else privacy_stop(result.get_asset_check_evaluations(), result.run_id, period)
+    if stop:
+        print("\n" + "\n".join(stop))
+        return 1
     if not result.success:
         for event in result.get_step_failure_events():
             error = event.step_failure_data.error

@@ -28,6 +28,7 @@ from conftest import REFERENCE_DIR, TEST_KEY, platform_env
 from pipelines import warehouse
 from pipelines.privacy.scan import scan_places
 from pipelines.raw.pseudonymise import Pseudonymiser
+from pipelines.refresh import main as refresh_main
 from pipelines.refresh import run_refresh
 from pipelines.resources import PROJECT_ROOT
 from pipelines.sample import generate
@@ -194,6 +195,33 @@ def test_a_planted_matricule_blocks_the_next_run_before_dbt(ingested):
     assert "dbt_models" not in ran and "publication__marts" not in ran
     with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
         assert con.execute("SELECT * FROM marts.mart_ali_mensuel ORDER BY ALL").fetchall() == before
+
+
+def test_a_leak_the_guard_did_not_write_stops_the_refresh_with_a_french_summary(ingested, capsys):
+    """A name in a quarantine message (the contract's wording: the guard never rewrites it afterwards)."""
+    env = ingested
+    with warehouse.connect(env["ALI_WAREHOUSE"]) as con:
+        con.execute("INSERT INTO raw.quarantaine VALUES ('2024-03-01', 'ALI01', 'beneficiaires', 'x', "
+                    "'2024-03/ALI01/beneficiaires.csv', 4, [{'colonne': 'commune', 'regle': 'r', "
+                    "'message': 'relancer Zoé Lebœuf', 'valeur': NULL}])")
+    published = {p: p.stat().st_mtime_ns for p in env["ALI_PUBLISH_DIR"].rglob("*") if p.is_file()}
+    assert refresh_main("2024-03") == 1
+    out = "ARRÊT" + capsys.readouterr().out.split("\nARRÊT", 1)[1]
+    first, *lines = out.splitlines()
+    assert first.startswith("ARRÊT : le contrôle « aucun_identifiant_en_clair » a trouvé 1 texte(s) contenant un "
+                            "identifiant en clair (run ")
+    assert lines[:3] == [
+        "Publication : ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open data sont "
+        "ceux du run précédent.",
+        "Où (jamais la valeur) :",
+        "  quarantaine · raw.quarantaine · colonne motifs · 1 cellule(s) · nom_prenom · "
+        "2024-03/ALI01/beneficiaires.csv, ligne 4",
+    ]
+    assert "Que faire :\n  - quarantaine : un motif de quarantaine contient un identifiant" in out
+    assert out.rstrip().endswith("Ensuite : python -m pipelines refresh --period 2024-03 (le contrôle se refait à "
+                                 "chaque run).")
+    assert "Zoé" not in out and "Lebœuf" not in out and "Traceback" not in out
+    assert {p: p.stat().st_mtime_ns for p in env["ALI_PUBLISH_DIR"].rglob("*") if p.is_file()} == published
 
 
 def key_forms(key: bytes) -> list[bytes]:

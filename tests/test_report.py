@@ -8,6 +8,7 @@ Debian's Chromium (never a downloaded browser) and compares the figures shown wi
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -16,11 +17,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import refreshed_sample
+from conftest import BENEF_HEADER, benef_row, lines, refreshed_sample
 
-from pipelines.assets.report import rapport_mensuel, report_path
+from pipelines.assets.report import pages_to_write, rapport_mensuel, report_path
 from pipelines.publication.publish import MARTS
 from pipelines.publication.report import INDICATEURS, nombre, render_report, valeur
+from pipelines.refresh import run_refresh
 from pipelines.resources import PROJECT_ROOT, PublishResource, WarehouseResource
 
 SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "rapport-mensuel.png"
@@ -155,3 +157,53 @@ def test_report_in_headless_chromium_shows_the_mart_values(published, snapshot, 
         shown, rounding = shown_number(text)
         assert abs(shown - (100 * value if INDICATEURS[name].format == "taux" else value)) <= rounding, (name, text)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_pages_to_write_follow_the_twelve_month_window():
+    available = {f"2024-{m:02d}" for m in range(1, 13)} | {f"2025-{m:02d}" for m in range(1, 4)}
+    assert pages_to_write(["2024-03"], available) == [f"2024-{m:02d}" for m in range(3, 13)] + ["2025-01", "2025-02"]
+    assert pages_to_write(["2025-02", "2025-03"], available) == ["2025-02", "2025-03"]
+    assert pages_to_write(["2023-02"], {"2023-02", "2023-03"}) == ["2023-02", "2023-03"]  # first partition
+
+
+def trend(page: str, series: str) -> dict[str, float | None]:
+    """Month label → value of one series of the page's first chart (its plotly JSON)."""
+    found = re.search(r'"name":"' + series + r'","x":(\[[^\]]*\]),"y":(\[[^\]]*\])', page)
+    labels, values = json.loads(found.group(1)), json.loads(found.group(2))
+    return dict(zip(labels, values))
+
+
+def test_a_late_file_rewrites_exactly_the_reports_whose_charts_include_its_month(env, inbox):
+    """15 months of one ALI, March 2024 missing; March arrives late and is refreshed alone: its page and the
+    11 following are rewritten with March in their charts, the others are left as they were."""
+    months = [f"2024-{m:02d}" for m in range(1, 13)] + ["2025-01", "2025-02", "2025-03"]
+
+    def deliver(month: str, people: int) -> None:
+        rows = [benef_row(f"{1234567 + i}", orientation="2023-06-01", rdv="2023-06-10", entree=f"{month}-01")
+                for i in range(people)]
+        inbox.put(f"{month}/ALI01/beneficiaires.csv", lines(BENEF_HEADER, *rows))
+
+    for month in months:
+        if month != "2024-03":
+            deliver(month, 1)
+    assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
+    pages = {m: report_path(env["ALI_PUBLISH_DIR"], m) for m in months}
+    before = {m: (p.stat().st_ino, p.stat().st_mtime_ns) for m, p in pages.items()}
+    assert trend(pages["2025-02"].read_text(encoding="utf-8"), "File active")["mars<br>2024"] is None
+
+    deliver("2024-03", 2)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_refresh("2024-03", instance=instance)
+    assert result.success
+    rewritten = {m for m, p in pages.items() if (p.stat().st_ino, p.stat().st_mtime_ns) != before[m]}
+    assert rewritten == set(months[2:14])  # 2024-03 … 2025-02: not January, February nor March 2025
+    with duckdb.connect(str(env["ALI_PUBLISH_DIR"] / "marts.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT file_active FROM marts.mart_departement_mensuel "
+                           "WHERE periode = DATE '2024-03-01'").fetchall() == [(2,)]
+    for month in months[2:14]:
+        assert trend(pages[month].read_text(encoding="utf-8"), "File active")["mars<br>2024"] == 2, month
+    # Dagster knows: the run's partition materialized, each later page as its own materialization event
+    written = sorted(e.asset_materialization.partition for e in instance.all_logs(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        if e.asset_materialization.asset_key == dg.AssetKey(["publication", "rapport_mensuel"]))
+    assert written == months[2:14]

@@ -10,6 +10,7 @@ from pipelines.assets.reference import reference_data
 from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
 from pipelines.partitions import monthly_partitions
+from pipelines.privacy.guard import Guard
 from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder
 from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
@@ -65,8 +66,10 @@ def raw_deliveries(
     deferred: list[tuple[str, str]] = []
     with warehouse.lock(context), warehouse.connect() as con:
         pseudo.check_fingerprint(con)
+        with clock.stage("garde"):
+            guard = Guard(con, settings.archive, months, context.run.run_id)
         for folder in [*months, *other_folders(settings.inbox)]:
-            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock, deferred)
+            processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock, deferred, guard)
             if processed:
                 context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
         for fichier, why in deferred:

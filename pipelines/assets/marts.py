@@ -153,7 +153,10 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
         prune_invocations(dbt_project.project_dir / "target", keep=KEPT_INVOCATIONS)
         timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
-        yield from with_mart_row_counts(events, warehouse.path, months, timings)
+        rebuilt = [k for k in monthly_partitions.get_partition_keys()
+                   if months["ALI_MIN_PERIODE"][:7] <= k <= months["ALI_MAX_PERIODE"][:7]]
+        yield from with_mart_row_counts(events, warehouse.path, months,
+                                        {**timings, "mois_reconstruits": dg.MetadataValue.json(rebuilt)})
 
 
 def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):

@@ -42,7 +42,9 @@ def _result(context, warehouse, inbox, pseudonymisation, *, scan_warehouse: bool
     where = sorted({f.lieu for f in scan.findings})
     metadata = scan.metadata()
     return dg.AssetCheckResult(
-        passed=scan.passed, metadata={**metadata, "detail": dg.MetadataValue.md(metadata["detail"])},
+        passed=scan.passed, metadata={**metadata, "detail": dg.MetadataValue.md(metadata["detail"]),
+                                      "lieux": dg.MetadataValue.json(metadata["lieux"]),
+                                      "que_faire": dg.MetadataValue.md(metadata["que_faire"] or "rien")},
         description=None if scan.passed else f"{len(scan.findings)} texte(s) contenant un identifiant en clair "
                                               f"({', '.join(where)}) : voir « detail » (lieux, jamais les valeurs).",
     )
@@ -86,3 +88,11 @@ def aucun_identifiant_diffuse(context: dg.AssetCheckExecutionContext, warehouse:
 
 
 PRIVACY_CHECKS = [aucun_identifiant_en_clair, aucun_identifiant_publie, aucun_identifiant_diffuse]
+STOPPED = {
+    "aucun_identifiant_en_clair": "ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open "
+                                  "data sont ceux du run précédent.",
+    "aucun_identifiant_publie": "ni rapport ni open data n'ont été écrits ; l'instantané BI de ce run est déjà en place "
+                                "(ce contrôle suit sa bascule) : le remplacer par le précédent avant tout.",
+    "aucun_identifiant_diffuse": "les rapports et l'open data de ce run sont écrits : les retirer avant tout.",
+}
+"""What a failing check has stopped, and what was already published before it ran."""

@@ -1,4 +1,4 @@
-"""What the privacy scan looks for: the direct identifiers the run's deliveries brought in.
+"""What the privacy scan and the write guard look for: the direct identifiers of the deliveries.
 
 The warehouse holds none of them by design, and only the archive of originals holds them at all
 (contract §5), so they are re-read from there, with the project's own reader, for every file the
@@ -6,12 +6,15 @@ manifest lists for the run's months (or processed by the run). They go into the 
 ``identifiants`` of the scanning connection, an in-memory DuckDB that cannot spill to disk
 (``scanner``): no identifier is ever written to a file, a log line or metadata; only counts leave.
 
-Which forms are searched, and where (the choices against false positives, see ``scan.py``):
+The write guard (``guard.py``) builds the same forms, with the same code, from the files the
+ingestion has just read, inside the warehouse's own connection (TEMP, never committed).
+
+Which forms are searched, and where (the choices against false positives, see ``matching.py``):
 
 - matricule: the normalised 7 digits, and a delivered form that is not 1–6 digits (``123B567``,
   ``12345678``), as a whole token; a zero-stripped ``123456`` would be any count or amount.
-- date de naissance: as delivered, ISO and JJ/MM/AAAA, inside text (never a DATE column: dates of
-  entry or orientation are data).
+- date de naissance: as delivered (valid date or not: ``31/02/1985`` may be a typo of the real
+  one), ISO and JJ/MM/AAAA, inside text (never a DATE column: dates of entry or orientation are data).
 - nom and prénom: the pair in either order anywhere in a text; each alone only as a whole cell, of
   3 letters or more, and not a text of the reference data (``Montreuil`` is a surname and a
   commune) nor a word of the contract (column names, enumerations).
@@ -31,21 +34,18 @@ import pyarrow as pa
 
 from pipelines.contract import DATASETS
 from pipelines.inbox.headers import map_header, normalise_header
-from pipelines.inbox.read import Unreadable, read_table
+from pipelines.inbox.read import Table, Unreadable, read_table
+from pipelines.privacy.matching import prepare
 
 IDENTIFIER_COLUMNS = ("matricule", "nom", "prenom", "date_naissance")
 ALL_COLUMNS = {normalise_header(c.name) for d in DATASETS.values() for c in d.columns}
 _NIR = re.compile(r"\d[\d ]{11,}\d")
 _MIN_NAME = 3
 
-NORMALISE_SQL = r"""
-CREATE OR REPLACE TEMP MACRO ali_norme(s) AS trim(regexp_replace(strip_accents(
-    replace(replace(lower(s), 'œ', 'oe'), 'æ', 'ae')), '[^\p{L}\p{N}]+', ' ', 'g'));
-CREATE OR REPLACE TEMP TABLE identifiants (nature VARCHAR, mode VARCHAR, forme VARCHAR, cle VARCHAR);
-"""
 FORMS_SQL = r"""
+CREATE OR REPLACE TEMP TABLE lus_t AS SELECT {trimmed} FROM lus;
 CREATE OR REPLACE TEMP TABLE personnes AS
-SELECT DISTINCT ali_norme(nom) AS nom, ali_norme(prenom) AS prenom FROM lus WHERE nom <> '' OR prenom <> '';
+SELECT DISTINCT ali_norme(nom) AS nom, ali_norme(prenom) AS prenom FROM lus_t WHERE nom <> '' OR prenom <> '';
 CREATE OR REPLACE TEMP TABLE mots_courants AS
 SELECT DISTINCT ali_norme(mot) AS mot FROM (SELECT mot FROM mots_contrat UNION ALL {reference});
 INSERT INTO identifiants
@@ -59,17 +59,82 @@ INSERT INTO identifiants
 SELECT DISTINCT 'matricule', 'jeton', f, NULL FROM (
     SELECT unnest([CASE WHEN NOT regexp_full_match(m, '\d{{1,6}}') THEN upper(m) END,
                    CASE WHEN regexp_full_match(m, '\d{{1,7}}') THEN lpad(m, 7, '0') END]) AS f
-    FROM (SELECT DISTINCT matricule AS m FROM lus WHERE matricule <> '')
+    FROM (SELECT DISTINCT matricule AS m FROM lus_t WHERE matricule <> '')
 ) WHERE f IS NOT NULL;
 INSERT INTO identifiants
 SELECT DISTINCT 'date_naissance', 'date', f, NULL FROM (
     SELECT unnest([d, strftime(j, '%Y-%m-%d'), strftime(j, '%d/%m/%Y')]) AS f FROM (
         SELECT d, coalesce(try_strptime(d, '%Y-%m-%d'), try_strptime(d, '%d/%m/%Y'))::DATE AS j
-        FROM (SELECT DISTINCT date_naissance AS d FROM lus WHERE date_naissance <> '')
+        FROM (SELECT DISTINCT date_naissance AS d FROM lus_t WHERE date_naissance <> '')
     )
 ) WHERE f IS NOT NULL;
 INSERT INTO identifiants SELECT DISTINCT 'nir', 'nir', forme, NULL FROM nirs_lus;
+DROP TABLE lus_t;
 """
+_TRIM = "coalesce(trim({c}, ' \t\r\n\u00a0\u202f'), '') AS {c}"
+
+
+def identifier_cells(table: Table, cells: pa.Table | None = None) -> pa.Table:
+    """The four identifier columns of a read file, as delivered (null where the file has none).
+
+    Found by header like any column (``map_header``), in any dataset: a ``nom`` column in a
+    ``participations`` file is read too. ``cells`` (the contract's columns that ``prepare`` already
+    transposed) is reused for the columns it holds: the same header position, no second pass.
+    """
+    positions, _ = map_header(table.header, IDENTIFIER_COLUMNS)
+    columns = {}
+    for name in IDENTIFIER_COLUMNS:
+        i = positions.get(name)
+        if i is None:
+            columns[name] = pa.nulls(len(table.rows), pa.string())
+        elif cells is not None and name in cells.column_names:
+            columns[name] = cells[name]
+        else:
+            columns[name] = pa.array([c[i] if i < len(c) else None for _, c in table.rows], pa.string())
+    return pa.table(columns)
+
+
+def read_archived(path: Path, dataset: str | None) -> Table | None:
+    """An archived original read as ingestion reads it (None if it cannot be read)."""
+    expected = {normalise_header(c) for c in DATASETS[dataset].column_names} if dataset in DATASETS else ALL_COLUMNS
+    try:
+        return read_table(path, expected)
+    except (Unreadable, OSError):
+        return None
+
+
+class Forms:
+    """Identifier cells gathered from read files, turned into rows of ``identifiants`` in one go.
+
+    ``nirs``: also search every cell of the files for NIR-shaped numbers (the scan). The write guard
+    does not: it withholds any 13- or 15-digit number instead (``nir_tout``, see ``matching.py``).
+    """
+
+    def __init__(self, *, nirs: bool):
+        self.parts: list[pa.Table] = []
+        self.nirs: set[str] | None = set() if nirs else None
+
+    def add(self, table: Table, cells: pa.Table | None = None) -> None:
+        self.parts.append(identifier_cells(table, cells))
+        if self.nirs is not None:
+            self.nirs |= nir_forms("\x1f".join("\x1f".join(c) for _, c in table.rows))  # any cell, any column
+
+    def insert(self, con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+        """Add the forms of every file added since the last call to ``identifiants``."""
+        empty = pa.table({name: pa.array([], pa.string()) for name in IDENTIFIER_COLUMNS})
+        con.register("lus", pa.concat_tables([empty, *self.parts]))
+        con.register("nirs_lus", pa.table({"forme": pa.array(sorted(self.nirs or ()), pa.string())}))
+        con.register("mots_contrat", pa.table({"mot": sorted(contract_words())}))
+        try:
+            con.execute(FORMS_SQL.format(
+                trimmed=", ".join(_TRIM.format(c=c) for c in IDENTIFIER_COLUMNS),
+                reference=_reference_words(con, catalog), min_name=_MIN_NAME))
+        finally:
+            for name in ("lus", "nirs_lus", "mots_contrat"):
+                con.unregister(name)
+        self.parts.clear()
+        if self.nirs is not None:
+            self.nirs.clear()
 
 
 @contextmanager
@@ -77,7 +142,7 @@ def scanner() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB that never offloads to a temporary file (identifiers stay in memory)."""
     con = duckdb.connect(config={"temp_directory": ""})
     try:
-        con.execute(NORMALISE_SQL)
+        prepare(con)
         yield con
     finally:
         con.close()
@@ -99,32 +164,15 @@ def archived_files(con: duckdb.DuckDBPyConnection, catalog: str, months: list[st
 
 def collect(con: duckdb.DuckDBPyConnection, catalog: str, archive_dir: Path, months: list[str], run_id: str) -> dict:
     """Fill ``identifiants`` from the archived originals; returns counts (never a value)."""
-    columns: dict[str, list[str]] = {name: [] for name in IDENTIFIER_COLUMNS}
-    nirs: set[str] = set()
     files = archived_files(con, catalog, months, run_id)
-    unreadable = 0
+    forms, unreadable = Forms(nirs=True), 0
     for archive, dataset in files:
-        expected = {normalise_header(c) for c in DATASETS[dataset].column_names} if dataset in DATASETS else ALL_COLUMNS
-        try:
-            table = read_table(archive_dir / archive, expected)
-        except (Unreadable, OSError):
+        table = read_archived(archive_dir / archive, dataset)
+        if table is None:
             unreadable += 1
-            continue
-        rows = [cells for _, cells in table.rows]
-        positions, _ = map_header(table.header, IDENTIFIER_COLUMNS)
-        for name, values in columns.items():
-            i = positions.get(name)
-            values.extend([""] * len(rows) if i is None else (c[i].strip() if i < len(c) else "" for c in rows))
-        nirs |= nir_forms("\x1f".join("\x1f".join(cells) for cells in rows))  # any cell, any column
-    con.register("lus", pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}))
-    con.register("nirs_lus", pa.table({"forme": pa.array(sorted(nirs), pa.string())}))
-    con.register("mots_contrat", pa.table({"mot": sorted(contract_words())}))
-    try:
-        con.execute(FORMS_SQL.format(reference=_reference_words(con, catalog), min_name=_MIN_NAME))
-    finally:
-        for name in ("lus", "nirs_lus", "mots_contrat"):
-            con.unregister(name)
-    columns.clear()
+        else:
+            forms.add(table)
+    forms.insert(con, catalog)
     counts = dict(con.execute("SELECT nature, count(DISTINCT forme) FROM identifiants GROUP BY ALL").fetchall())
     return {"fichiers_relus": len(files) - unreadable, "fichiers_illisibles": unreadable,
             **{f"identifiants_{n}": counts.get(n, 0) for n in ("matricule", "nom_prenom", "date_naissance", "nir")}}

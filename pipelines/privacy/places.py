@@ -1,8 +1,9 @@
 """Where the privacy scan looks: every text a run leaves behind, as rows of the TEMP table ``textes``.
 
-``textes(lieu, objet, colonne, ligne, cellules, valeur)`` holds each distinct text once per column
-(``cellules`` = how many cells hold it, ``ligne`` = the first row), so the matching (``scan.py``)
-runs over distinct values only. What counts as a text, and why:
+``textes(lieu, objet, colonne, ligne, cellules, valeur, origine)`` holds each distinct text once per
+column (``cellules`` = how many cells hold it, ``ligne`` = the first row, ``origine`` = that row's
+sender file and row when the table says so), so the matching (``matching.py``) runs over distinct
+values only. What counts as a text, and why:
 
 - a database (the warehouse, the published ``marts.duckdb``): every VARCHAR of every table, also
   inside lists and structs (``raw.quarantaine.motifs``), the SQL of every view (dbt's staging and
@@ -33,9 +34,9 @@ import duckdb
 import pyarrow as pa
 
 TEXTES_SQL = ("CREATE OR REPLACE TEMP TABLE textes (lieu VARCHAR, objet VARCHAR, colonne VARCHAR, ligne BIGINT, "
-              "cellules BIGINT, valeur VARCHAR)")
-_INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v FROM (SELECT {row} AS r, {values} AS v FROM {source}) "
-           "WHERE v IS NOT NULL AND v <> '' GROUP BY v")
+              "cellules BIGINT, valeur VARCHAR, origine VARCHAR)")
+_INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v, arg_min(o, r) FROM (SELECT {row} AS r, {values} AS v, "
+           "{origin} AS o FROM {source}) WHERE v IS NOT NULL AND v <> '' GROUP BY v")
 _NUMBER = re.compile(r"[+-]?[1-9][\d \u00a0\u202f]*([.,]\d+)?|[+-]?0([.,]\d+)?")
 _PIECES = re.compile(r"<script\b[^>]*>(.*?)</script\s*>|<style\b[^>]*>.*?</style\s*>|<!--.*?-->|<([^>]*)>|([^<]+)",
                      re.DOTALL | re.IGNORECASE)
@@ -80,6 +81,7 @@ def database(con: duckdb.DuckDBPyConnection, catalog: str, place, prefix: str = 
 def _relation(con: duckdb.DuckDBPyConnection, lieu: str, objet: str, source: str, row: str) -> None:
     relation = con.sql(f"SELECT * FROM {source} LIMIT 0")
     add(con, [(lieu, objet, "(nom)", 0, name) for name in [objet, *relation.columns]])
+    origin = origin_of(relation.columns)
     for column, type_ in zip(relation.columns, relation.types):
         if type_.id in ("varchar", "json", "enum"):
             values = f'"{column}"::VARCHAR'
@@ -88,7 +90,14 @@ def _relation(con: duckdb.DuckDBPyConnection, lieu: str, objet: str, source: str
             if listed is None:
                 continue
             values = f"unnest({listed})"
-        con.execute(_INSERT.format(row=row, values=values, source=source), [lieu, objet, column])
+        con.execute(_INSERT.format(row=row, values=values, origin=origin, source=source), [lieu, objet, column])
+
+
+def origin_of(columns: list[str]) -> str:
+    """Where a row of a table about deliveries comes from: the sender's file and row (quarantine, manifest)."""
+    if "fichier" in columns and "ligne" in columns:
+        return "\"fichier\" || ', ligne ' || \"ligne\""
+    return '"fichier"' if "fichier" in columns else "NULL::VARCHAR"
 
 
 def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
@@ -200,7 +209,7 @@ def add(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
                                         schema=pa.schema([(n, pa.int64() if n == "ligne" else pa.string())
                                                           for n in names])))
     try:
-        con.execute("INSERT INTO textes SELECT lieu, objet, colonne, min(ligne), count(*), valeur FROM textes_lus "
+        con.execute("INSERT INTO textes SELECT lieu, objet, colonne, min(ligne), count(*), valeur, NULL FROM textes_lus "
                     "WHERE valeur IS NOT NULL AND valeur <> '' GROUP BY lieu, objet, colonne, valeur")
     finally:
         con.unregister("textes_lus")

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from pipelines.contract import DATASETS
 from pipelines.faults import kill_point
+from pipelines.privacy.guard import Guard
 from pipelines.raw.prepare import Prepared, prepare
 from pipelines.raw.pseudonymise import HMAC_SQL, Pseudonymiser
 from pipelines.raw.receive import received_files
@@ -79,11 +80,13 @@ def collector_paused() -> Iterator[None]:
 
 def ingest_folder(
     con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, pseudo: Pseudonymiser, run_id: str,
-    stopwatch: Stopwatch | None = None, deferred: list[tuple[str, str]] | None = None,
+    stopwatch: Stopwatch | None = None, deferred: list[tuple[str, str]] | None = None, guard: Guard | None = None,
 ) -> int:
     """Ingest ``<inbox>/<folder>``; returns the number of files processed (0 = nothing new).
 
     Files left for a later run are appended to ``deferred`` as (fichier, reason), else logged.
+    ``guard`` holds the identifier forms of the run's deliveries (``pipelines.privacy.guard``); without
+    one, a guard of this folder alone is built.
     """
     clock = stopwatch or Stopwatch()
     sources = _sources(con)
@@ -112,10 +115,13 @@ def ingest_folder(
         for name in validated:
             _pseudonymise(con, name)
     kill_point("ingestion.pseudonymisation")
+    with clock.stage("garde"):
+        guard = guard or Guard(con, settings.archive, [folder], run_id)
+        guard.add(con, todo)
     with clock.stage("chargement"):
         con.execute("BEGIN")
         try:
-            _record(con, todo, run_id)
+            _record(con, todo, run_id, guard)
             if periode is not None:
                 con.execute("DELETE FROM raw.signalements WHERE periode = ?", [periode])
                 con.execute(REPORTED_SQL, {"periode": periode})
@@ -178,8 +184,8 @@ INSERT INTO raw.livraisons BY NAME
 SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
     (now() AT TIME ZONE 'UTC') AS traite_le, statut, false AS en_vigueur, lignes_lues,
     CASE WHEN statut = 'VALIDE' THEN coalesce(chargees, 0) END AS lignes_chargees,
-    CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur, colonnes_ignorees,
-    archive, run_id
+    CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur,
+    ali_garde_colonnes(colonnes_ignorees) AS colonnes_ignorees, archive, run_id
 FROM received_counts;
 DELETE FROM raw.quarantaine q USING received r WHERE q.fichier = r.fichier AND q.sha256 = r.sha256;
 {quarantine}
@@ -197,17 +203,20 @@ WHERE w.rang = 1;
 """
 
 
-def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str) -> None:
+def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str, guard: Guard) -> None:
     """Manifest and quarantine rows for every processed file; raw rows for the deliveries taking force.
 
     Set-wise: a handful of statements per month whatever the number of files. The winner of a key
     is its valid version received last; only versions processed in this run can newly win (an
-    older one received again is processed again), so their validated rows are at hand.
+    older one received again is processed again), so their validated rows are at hand. Texts taken
+    from the deliveries are written through the guard, which first re-applies itself to those stored.
     """
     con.register("received_files", _received(todo, run_id))
     con.execute("CREATE OR REPLACE TEMP TABLE received AS SELECT * FROM received_files")
     con.unregister("received_files")
     validated = sorted({p.dataset.name for p in todo if p.cells is not None})
+    guard.withhold(con, validated)
+    guard.scrub(con)
     counts = " UNION ALL ".join([
         "SELECT NULL::VARCHAR AS dataset, NULL::INTEGER AS file_id, 0 AS chargees, 0 AS quarantaine WHERE false",
         *(f"SELECT '{name}' AS dataset, file_id, count(*) FILTER (len(erreurs) = 0) AS chargees, "
@@ -216,7 +225,7 @@ def _record(con: duckdb.DuckDBPyConnection, todo: list[Prepared], run_id: str) -
     ])
     quarantine = "\n".join(
         f"INSERT INTO raw.quarantaine SELECT v.debut, v.source_code, r.dataset, r.sha256, r.fichier, v.ligne, "
-        f"v.erreurs FROM validated_{name} v JOIN received r ON r.dataset = '{name}' AND r.file_id = v.file_id "
+        f"{guard.guarded(name)} FROM validated_{name} v JOIN received r ON r.dataset = '{name}' AND r.file_id = v.file_id "
         f"WHERE len(v.erreurs) > 0 ORDER BY r.fichier, v.ligne;"
         for name in validated
     )

@@ -36,6 +36,8 @@ class Prepared:
     """Position in the month's validation batch of its dataset."""
     copy: Path | None = None
     """The archived copy, which is what is read: the bytes behind ``sha256``, whatever the sender does next."""
+    unreadable: bool = False
+    """Read and found unreadable (the write guard does not try again)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -83,14 +85,15 @@ def prepare(prepared: Prepared, sources: dict[str, str]) -> Prepared:
     try:
         table = read_table(prepared.copy or prepared.file.path, expected)
     except Unreadable as error:
-        prepared.rejection = f"fichier illisible : {error}"
+        prepared.rejection, prepared.unreadable = f"fichier illisible : {error}", True
         return prepared
+    prepared.table = table  # rejected or not, its identifiers are known to the write guard
     positions, extra = map_header(table.header, dataset.column_names)
     missing = [c.name for c in dataset.columns if c.required and c.name not in positions]
     if missing:
         prepared.rejection = f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}"
         return prepared
-    prepared.table, prepared.extra_columns = table, extra
+    prepared.extra_columns = extra
     prepared.cells = _cells(table, dataset, positions)
     return prepared
 
