@@ -11,7 +11,7 @@ from pathlib import Path
 
 BEGIN, END = "<!-- mesures: générées par bench/run.py -->", "<!-- fin des mesures -->"
 STAGES = [("lecture", "lecture"), ("validation", "validation"), ("pseudonymisation", "pseudo."),
-          ("chargement", "chargement"), ("dbt_modeles", "dbt modèles"), ("dbt_tests", "dbt tests"),
+          ("garde", "garde"), ("chargement", "chargement"), ("dbt_modeles", "dbt modèles"), ("dbt_tests", "dbt tests"),
           ("dbt_total", "dbt total"), ("publication", "publication"), ("rapport", "rapport"),
           ("open_data", "open data")]
 INGESTION_STEP = "etape:raw_deliveries"

@@ -7,8 +7,8 @@ import duckdb
 from bench.report import BEGIN, END
 from bench.run import main
 
-STAGES = ("lecture", "validation", "pseudonymisation", "chargement", "dbt_modeles", "dbt_tests", "publication",
-          "rapport", "open_data")
+STAGES = ("lecture", "validation", "pseudonymisation", "garde", "chargement", "dbt_modeles", "dbt_tests",
+          "publication", "rapport", "open_data")
 
 
 def test_every_scenario_runs_and_the_doc_keeps_its_hand_written_analysis(tmp_path):
