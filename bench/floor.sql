@@ -207,9 +207,8 @@ WITH b AS (
            count(DISTINCT personne) FILTER (WHERE date_sortie IS NULL) AS accompagnes_fin_mois,
            count(*) FILTER (WHERE date_entree BETWEEN getvariable('debut') AND getvariable('fin')) AS entrees,
            count(date_sortie) AS sorties,
-           count(*) FILTER (WHERE date_sortie IS NOT NULL AND motif_sortie IN
-               ('EMPLOI_DURABLE', 'EMPLOI_TEMPORAIRE', 'FORMATION_QUALIFIANTE', 'CREATION_ENTREPRISE'))
-               AS sorties_positives,
+           count(*) FILTER (WHERE date_sortie IS NOT NULL AND motif_sortie IN (SELECT motif_sortie
+               FROM read_csv('__SEEDS__/contrat_motifs_sortie.csv') WHERE est_positif)) AS sorties_positives,
            avg(date_premier_rdv - date_orientation)
                FILTER (WHERE date_premier_rdv BETWEEN getvariable('debut') AND getvariable('fin'))
                AS delai_moyen_orientation_rdv_j,
@@ -223,8 +222,9 @@ WITH b AS (
     FROM floor_rows WHERE dataset = 'beneficiaires' AND personne IS NOT NULL GROUP BY ALL
 ), c AS (
     SELECT source_code AS code_ali,
-           coalesce(sum(etp) FILTER (WHERE fonction IN ('CIP', 'TRAVAILLEUR_SOCIAL')
-                                       AND coalesce(date_depart >= getvariable('fin'), true)), 0) AS etp_accompagnement
+           coalesce(sum(etp) FILTER (WHERE fonction IN (SELECT fonction FROM read_csv(
+               '__SEEDS__/contrat_fonctions.csv') WHERE est_accompagnement)
+               AND coalesce(date_depart >= getvariable('fin'), true)), 0) AS etp_accompagnement
     FROM floor_rows WHERE dataset = 'conseillers' GROUP BY ALL
 ), ali AS (
     SELECT DISTINCT source_code AS code_ali FROM floor_files WHERE dataset IN ('beneficiaires', 'conseillers')

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
 
 def _month(value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+    from pipelines.months import parse_month
+
+    if parse_month(value) is None:
         raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {value!r}")
     return value
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.inbox.discover import list_files, month_folders, other_folders, stable_sha256
-from pipelines.partitions import monthly_partitions
+from pipelines.inbox.discover import list_files, month_folders, stable_sha256
+from pipelines.months import monthly_partitions
 from pipelines.resources import env_path
 
 
@@ -45,12 +45,15 @@ def _manifest(warehouse: Path) -> dict[str, tuple[str, float]]:
 def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[str, float]] | None):
     """(run requests, new cursor): one request per month with a file whose content or reception time changed.
 
+    Only month folders that are partitions are watched: a file elsewhere belongs to no month, so no
+    run is requested for it; the next run of any month records it as rejected (contract §1).
+
     ``cursor`` maps each file to [mtime, size, sha256]; a file is hashed only when its mtime or size
     moved. Without a cursor, ``known`` (the warehouse's manifest) says what is already ingested.
     """
     partitions = set(monthly_partitions.get_partition_keys())
     changed, new_cursor = defaultdict(list), {}
-    for folder in [*month_folders(inbox), *other_folders(inbox)]:
+    for folder in [f for f in month_folders(inbox) if f in partitions]:
         for file in list_files(inbox, folder):
             mtime, size = file.recu_le.replace(tzinfo=dt.UTC).timestamp(), file.taille_octets
             previous = cursor.get(file.fichier)
@@ -66,7 +69,7 @@ def inbox_changes(inbox: Path, cursor: dict[str, list], known: dict[str, tuple[s
             if not previous and known is not None and known.get(file.fichier, ("", 0.0))[0] == sha \
                     and known[file.fichier][1] >= mtime - 1e-3:
                 continue
-            changed[folder if folder in partitions else max(partitions)].append(f"{sha}:{mtime}:{file.fichier}")
+            changed[folder].append(f"{sha}:{mtime}:{file.fichier}")
     return [run_request(partition, files) for partition, files in sorted(changed.items())], new_cursor
 
 

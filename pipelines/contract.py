@@ -1,7 +1,8 @@
 """The monthly reporting contract (``shared/spec/contract.md`` §3), declared once.
 
-Validation, pseudonymisation, the warehouse schema, the generated docs and the tests all read
-these declarations: a column, type or rule is changed here and nowhere else.
+Validation, pseudonymisation, the warehouse schema, the generated docs and dbt seeds
+(``pipelines.contract_render``) and the tests all read these declarations: a column, type, rule or
+closed list, and what the indicators read of a list's values, is changed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ MOTIFS_SORTIE = (
     "ABANDON",
     "AUTRE",
 )
-MOTIFS_SORTIE_POSITIFS = MOTIFS_SORTIE[:4]
+MOTIFS_SORTIE_POSITIFS = ("EMPLOI_DURABLE", "EMPLOI_TEMPORAIRE", "FORMATION_QUALIFIANTE", "CREATION_ENTREPRISE")
+"""A positive exit (indicators.md, ``sorties_positives``)."""
 FREINS = (
     "LOGEMENT",
     "SANTE",
@@ -35,7 +37,11 @@ FREINS = (
     "FINANCES",
 )
 FONCTIONS = ("CIP", "TRAVAILLEUR_SOCIAL", "CHARGE_RELATIONS_ENTREPRISES", "COORDINATION")
+FONCTIONS_ACCOMPAGNEMENT = ("CIP", "TRAVAILLEUR_SOCIAL")
+"""The advisers whose ETP count as accompaniment (indicators.md, ``etp_accompagnement``)."""
 RESULTATS_SORTIE = ("EMPLOI", "FORMATION", "CREATION_ENTREPRISE", "FIN_ACTION", "ABANDON", "AUTRE")
+RESULTATS_SORTIE_POSITIFS = ("EMPLOI", "FORMATION", "CREATION_ENTREPRISE")
+"""A positive end of participation (indicators.md, ``mart_actions_mensuel.sorties_positives``)."""
 ORGANISMES = ("CAF", "MSA")
 
 
@@ -53,6 +59,8 @@ class Column:
     description: str = ""
     parse: str = ""
     """DuckDB expression over ``<name>__txt`` replacing the type's parsing (NULL = invalid)."""
+    default: str | None = None
+    """The value of an empty cell of an ``enum`` column."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ _CATALOGUE_RULE = Rule(
     "WHERE c.code_partenaire = r.source_code AND c.annee = r.annee)",
 )
 _CODE = "upper(code_action__txt)"
-_ORGANISME = Column("organisme", "enum", values=ORGANISMES, description="CAF ou MSA ; vide = CAF")
+_ORGANISME = Column("organisme", "enum", values=ORGANISMES, default="CAF", description="CAF ou MSA ; vide = CAF")
 
 BENEFICIAIRES = Dataset(
     "beneficiaires",
@@ -226,6 +234,17 @@ ACTIONS = Dataset(
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (BENEFICIAIRES, CONSEILLERS, PARTICIPATIONS, ACTIONS)}
 DATASETS_BY_SOURCE_TYPE: dict[SourceType, tuple[str, ...]] = {
-    "ALI": ("beneficiaires", "conseillers"),
-    "PARTENAIRE": ("participations", "actions"),
+    t: tuple(d.name for d in DATASETS.values() if d.source_type == t) for t in ("ALI", "PARTENAIRE")
 }
+"""What each type of source sends (and is expected to send each month)."""
+
+SEEDS: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
+    "contrat_motifs_sortie": (("motif_sortie", "est_positif"),
+                              [(m, m in MOTIFS_SORTIE_POSITIFS) for m in MOTIFS_SORTIE]),
+    "contrat_resultats_sortie": (("resultat_sortie", "est_positif"),
+                                 [(r, r in RESULTATS_SORTIE_POSITIFS) for r in RESULTATS_SORTIE]),
+    "contrat_fonctions": (("fonction", "est_accompagnement"), [(f, f in FONCTIONS_ACCOMPAGNEMENT) for f in FONCTIONS]),
+    "contrat_jeux_par_source": (("source_type", "dataset"),
+                                [(t, d) for t, names in DATASETS_BY_SOURCE_TYPE.items() for d in names]),
+}
+"""The closed lists the marts read, as dbt seeds (``dbt_project/seeds/``): name → (header, rows)."""

@@ -42,7 +42,8 @@ def render() -> str:
         for c in dataset.columns:
             values = ", ".join(c.values) if c.values else ""
             stored = ", ".join(f"`{n}`" for n, _ in stored_as(c)) or "never (direct identifier)"
-            lines.append(f"| {c.name} | {c.type} | {'R' if c.required else ''} | {values} | {stored} | {c.description} |")
+            required = "R" if c.required else ""
+            lines.append(f"| {c.name} | {c.type} | {required} | {values} | {stored} | {c.description} |")
         lines += ["", "| rule | column | reason given |", "|---|---|---|"]
         lines += [f"| `{r.code}` | {r.column} | {r.message} |" for r in dataset.rules]
     lines += ["", "## Closed lists read by the marts (dbt seeds `dbt_project/seeds/`)"]

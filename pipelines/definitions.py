@@ -11,6 +11,7 @@ from pipelines.assets.publication import published_marts
 from pipelines.assets.reference import reference_data
 from pipelines.assets.report import rapport_mensuel
 from pipelines.automation import inbox_sensor, schedule_for
+from pipelines.progress import progression
 from pipelines.resources import resources_from_env
 
 ASSETS = [reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data]
@@ -32,6 +33,7 @@ def build_defs() -> dg.Definitions:
         schedules=[schedule_for(monthly_refresh)],
         sensors=[inbox_sensor],
         resources=resources_from_env(),
+        loggers={"progression": progression},  # refresh's console; other runs keep Dagster's default
     )
 
 

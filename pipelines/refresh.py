@@ -6,6 +6,7 @@ single-run backfill policy), so the run shows in the UI when ``DAGSTER_HOME`` is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -14,12 +15,12 @@ import dagster as dg
 
 from pipelines import warehouse
 from pipelines.inbox.discover import month_folders, other_folders
-from pipelines.partitions import monthly_partitions, partition_range
+from pipelines.months import monthly_partitions, partition_range, range_tags
+from pipelines.publication.definitions import affiche, definition
 from pipelines.raw.summary import format_summary, month_summary, quarantine_by_rule
 from pipelines.resources import env_path
 from pipelines.warehouse_lock import warehouse_lock
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
@@ -38,47 +39,28 @@ def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | Non
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = build_defs().resolve_job_def("monthly_refresh")
-    return job.execute_in_process(
-        instance=instance,
-        tags={RANGE_START: span[0], RANGE_END: span[1]},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
-    )
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's log: in its dbt.log
+        return job.execute_in_process(
+            instance=instance,
+            tags=range_tags(*span),
+            run_config={"loggers": {"progression": {}}},
+            raise_on_error=False,
+        )
 
 
-HEADLINE_SQL = """
-SELECT strftime(periode, '%Y-%m'), ali_ouvertes, ali_ayant_livre, file_active, accompagnes_fin_mois,
-    personnes_multi_ali, etp_accompagnement, objectif_conseillers, places_conventionnees, objectif_places,
-    places_occupees, taux_occupation, taux_sorties_positives
-FROM marts.mart_departement_mensuel WHERE strftime(periode, '%Y-%m') = ?
-"""
-
-
-def _number(value, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+HEADLINE = ("ali_ouvertes", "ali_ayant_livre", "file_active", "personnes_multi_ali", "accompagnes_fin_mois",
+            "etp_accompagnement", "objectif_conseillers", "places_conventionnees", "objectif_places",
+            "places_occupees", "taux_occupation", "taux_sorties_positives")
 
 
 def headline(con, month: str) -> list[str]:
-    """The month's headline figures against the Département's targets (mart_departement_mensuel)."""
-    rows = con.execute(HEADLINE_SQL, [month]).fetchall()
-    if not rows:
+    """The month's headline figures (mart_departement_mensuel), with the marts' labels and formats."""
+    row = con.execute(f"SELECT {', '.join(HEADLINE)} FROM marts.mart_departement_mensuel "
+                      "WHERE strftime(periode, '%Y-%m') = ?", [month]).fetchall()
+    if not row:
         return [f"pas de ligne pour {month} dans marts.mart_departement_mensuel"]
-    (m, ouvertes, livre, file_active, fin_mois, multi, etp, obj_etp, places, obj_places, occupees, occupation,
-     positives) = rows[0]
-    share = f", {_number(100 * places / obj_places, 1)} % de l'objectif" if places and obj_places else ""
-    return [
-        f"Chiffres clés de {m} :",
-        f"  ALI ouvertes / ayant livré     {ouvertes} / {livre}",
-        f"  file active (personnes)        {_number(file_active)} (dont {_number(multi)} dans deux ALI)",
-        f"  accompagnés en fin de mois     {_number(fin_mois)}",
-        f"  ETP d'accompagnement           {_number(etp, 1)} (objectif {_number(obj_etp)})",
-        f"  places conventionnées          {_number(places)} (objectif {_number(obj_places)}{share})",
-        f"  places occupées                {_number(occupees)} (taux d'occupation "
-        f"{_number(None if occupation is None else 100 * occupation, 1)} %)",
-        f"  sorties positives              {_number(None if positives is None else 100 * positives, 1)} %",
-    ]
+    shown = [(definition("mart_departement_mensuel", c), v) for c, v in zip(HEADLINE, row[0])]
+    return [f"Chiffres clés de {month} :", *(f"  {d.libelle:<30} {affiche(d.format, v)}" for d, v in shown)]
 
 
 def published_paths(directory: Path, month: str) -> list[str]:
@@ -105,7 +87,8 @@ def privacy_stop(evaluations, run_id: str, period: str | None) -> list[str]:
     for evaluation in failed:
         metadata = {k: v.value for k, v in evaluation.metadata.items()}
         places = metadata.get("lieux") or []
-        lines += [f"ARRÊT : le contrôle « {evaluation.check_name} » a trouvé {metadata.get('trouvailles', len(places))} "
+        found = metadata.get("trouvailles", len(places))
+        lines += [f"ARRÊT : le contrôle « {evaluation.check_name} » a trouvé {found} "
                   f"texte(s) contenant un identifiant en clair (run {run_id}).",
                   f"Publication : {STOPPED[evaluation.check_name]}", "Où (jamais la valeur) :"]
         lines += [f"  {p['lieu']} · {p['objet']} · colonne {p['colonne']} · {p['cellules']} cellule(s) · {p['nature']}"

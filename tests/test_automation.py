@@ -103,3 +103,21 @@ def test_sensor_leaves_a_file_being_written_for_the_tick_that_finds_it_settled(r
         put(root, "2024-04/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("2")]), now - 600)
         settled, cursor = evaluate(instance, cursor)  # upload finished ten minutes ago
         assert [(p, n, f) for p, _, n, f in settled] == [("2024-04", 1, "2024-04/ALI01/beneficiaires.csv")]
+
+
+def test_sensor_assigns_no_partition_to_a_file_outside_a_month_folder(root):
+    """Such a file belongs to no month: no run for it; the next run of any month records it as rejected."""
+    put(root, "divers/ALI01/beneficiaires.csv", BENEF_HEADER, 1_711_000_000)
+    put(root, "2031-01/ALI01/beneficiaires.csv", BENEF_HEADER, 1_711_000_000)  # not a partition yet
+    with dg.instance_for_test() as instance:
+        requests, cursor = evaluate(instance)
+        assert requests == [] and json.loads(cursor) == {}
+        put(root, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), 1_711_000_100)
+        requests, cursor = evaluate(instance, cursor)
+        assert [(p, f) for p, _, _, f in requests] == [("2024-03", "2024-03/ALI01/beneficiaires.csv")]
+    assert run_refresh("2024-03", instance=dg.DagsterInstance.ephemeral()).success
+    from pipelines.warehouse import connect
+
+    with connect(root / "warehouse" / "ali.duckdb", read_only=True) as con:
+        assert con.execute("SELECT fichier, statut, periode FROM raw.livraisons WHERE periode_dossier = 'divers'"
+                           ).fetchall() == [("divers/ALI01/beneficiaires.csv", "REJETE", None)]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import dagster as dg
 from conftest import BENEF_HEADER, benef_row
 
 from pipelines import warehouse
 from pipelines.__main__ import main
+from pipelines.assets.marts import build_target
 from pipelines.definitions import build_defs
-from pipelines.partitions import partition_range
+from pipelines.months import partition_range
 from pipelines.refresh import run_refresh
 
 
@@ -47,8 +51,18 @@ def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capfd):
     instance = dg.DagsterInstance.ephemeral()
     result = run_refresh(instance=instance)
     assert result.success
-    # the set-up's parse had another warehouse path (profile): dbt parses everything once…
-    assert "Unable to do partial parsing" in capfd.readouterr().out
+    # dbt's log goes to the build folder beside the warehouse, not to the console; a new warehouse: full parse
+    dbt_log = build_target(env["ALI_WAREHOUSE"]) / "dbt.log"
+    assert dbt_log.read_text().count("Unable to do partial parsing") == 1
+    # streamed: the first staging model is in Dagster's log before dbt has finished its last mart
+    results = json.loads((build_target(env["ALI_WAREHOUSE"]) / "run_results.json").read_text())["results"]
+    last_mart = max(dt.datetime.fromisoformat(t["completed_at"].rstrip("Z")).replace(tzinfo=dt.UTC).timestamp()
+                    for r in results if r["unique_id"].startswith("model.ali93.mart_") for t in r["timing"]
+                    if t["name"] == "execute")
+    first_model = min(e.timestamp for e in instance.all_logs(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        if e.asset_materialization.asset_key.path[0] == "staging")
+    assert first_model < last_mart
     run = instance.get_run_by_id(result.run_id)
     assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == (
         "2024-02", "2024-03")
@@ -63,9 +77,12 @@ def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capfd):
                          "dossier de période « 2024-13 » invalide : attendu AAAA-MM "
                          "(<AAAA-MM>/<code_source>/<jeu>.<csv|xlsx>)")]
 
+    capfd.readouterr()
     assert main(["refresh"]) == 0
     out = capfd.readouterr().out
-    assert "Running with dbt" in out and "partial parsing" not in out  # …then reuses that parse
+    assert dbt_log.read_text().count("Unable to do partial parsing") == 1  # …then dbt reuses its parse
+    assert "Running with dbt" not in out and "→ dbt_models" in out and "✓ dbt_models" in out
+    assert out.count("  · marts/mart_ali_mensuel\n") == 1  # once, whatever the number of months
     assert "2024-02 | 1 | 1 | 0 | 1 | 2 | 0 | 0" in out
     assert "2024-03 | 1 | 1 | 0 | 1 | 3 | 0 | 0" in out
     assert "2024-13 | 1 | 0 | 1 | 0 | 0 | 0 | 0" in out

@@ -1,10 +1,15 @@
-"""Pure helpers between Dagster and dbt: partitions → months, parse state, models → groups."""
+"""Between Dagster and dbt: partitions → months, the dbt process's environment, build folder, groups."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
-from pipelines.assets.marts import LayerTranslator, dbt_months_env, environment, keep_parse_state, prune_invocations
+from pipelines.assets.marts import build_target, dbt_models, dbt_months_env, environment
+from pipelines.resources import PROJECT_ROOT
 
 
 def test_one_month_becomes_one_month_for_dbt():
@@ -24,34 +29,22 @@ def test_the_months_are_in_the_environment_only_while_dbt_starts(monkeypatch):
     assert "ALI_MIN_PERIODE" not in os.environ and os.environ["ALI_MAX_PERIODE"] == "2020-01-01"
 
 
-def test_the_invocations_parse_state_becomes_the_projects(tmp_path):
-    project, invocation = tmp_path / "target", tmp_path / "target" / "dbt_models-1234567-abcdef0"
-    invocation.mkdir(parents=True)
-    (project / "partial_parse.msgpack").write_bytes(b"set-up")
-    assert not keep_parse_state(invocation, project)  # the invocation failed before writing one
-    assert (project / "partial_parse.msgpack").read_bytes() == b"set-up"
-    (invocation / "partial_parse.msgpack").write_bytes(b"run")
-    assert keep_parse_state(invocation, project)
-    assert (project / "partial_parse.msgpack").read_bytes() == b"run"
-    assert sorted(p.name for p in project.iterdir()) == ["dbt_models-1234567-abcdef0", "partial_parse.msgpack"]
+def test_each_warehouse_builds_in_one_fixed_folder_beside_it(tmp_path):
+    assert build_target(tmp_path / "entrepot" / "ali.duckdb") == tmp_path / "entrepot" / "dbt"
 
 
-def test_models_are_grouped_by_their_layer_folder():
-    translator = LayerTranslator()
-    model = {"resource_type": "model", "fqn": ["ali93", "marts", "mart_ali_mensuel"], "config": {}}
-    staging = {"resource_type": "model", "fqn": ["ali93", "staging", "stg_raw__beneficiaires"], "config": {}}
-    assert translator.get_group_name(model) == "marts"
-    assert translator.get_group_name(staging) == "staging"
+def test_groups_are_the_dbt_layers_as_the_project_declares_them():
+    groups = {key.path[-1]: spec.group_name for spec in dbt_models.specs for key in [spec.key]}
+    assert (groups["stg_raw__beneficiaires"], groups["int_livraisons_par_cle"], groups["mart_ali_mensuel"],
+            groups["contrat_fonctions"]) == ("staging", "intermediate", "marts", "contrat")
 
 
-def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
-    for n in range(5):
-        folder = tmp_path / f"dbt_models-{n:03d}-x"
-        folder.mkdir()
-        (folder / "run_results.json").write_text("{}")
-        os.utime(folder, (1_700_000_000 + 10 * (5 - n), 1_700_000_000 + 10 * (5 - n)))  # 000 is the newest
-    (tmp_path / "manifest.json").write_text("{}")
-    (tmp_path / "compiled").mkdir()
-    assert prune_invocations(tmp_path, keep=2) == ["dbt_models-004-x", "dbt_models-003-x", "dbt_models-002-x"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["compiled", "dbt_models-000-x", "dbt_models-001-x",
-                                                          "manifest.json"]
+def test_the_code_location_imports_without_touching_path_or_the_environment_nor_the_sample_generator():
+    probe = ("import json, os, sys; before = dict(os.environ); import pipelines.definitions; print(json.dumps("
+             "[[k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)],"
+             " [m for m in sys.modules if m.startswith('pipelines.sample')]]))")
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_IS_DEV_CLI"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[], []]
+    assert Path(PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").exists()

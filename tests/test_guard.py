@@ -121,7 +121,8 @@ def test_an_ignored_header_that_is_a_name_is_withheld(con, inbox, ingest, tmp_pa
 @pytest.mark.parametrize("value", ["1 80 04 93 066 123 45", "1800493066123"])
 def test_any_nir_shaped_number_is_withheld(con, inbox, ingest, value):
     """The scan looks for NIRs in every cell of the originals; the guard withholds every 13- or 15-digit number."""
-    inbox.put("2024-03/ALI01/beneficiaires.csv", lines(BENEF_HEADER, benef_row(sexe=value), benef_row("7654321", sexe="H")))
+    inbox.put("2024-03/ALI01/beneficiaires.csv",
+              lines(BENEF_HEADER, benef_row(sexe=value), benef_row("7654321", sexe="H")))
     ingest("2024-03")
     assert motifs(con, "2024-03/ALI01/beneficiaires.csv") == {
         2: [("sexe", "valeur_hors_liste", "valeur hors liste (F, M)" + MASQUE, None)],

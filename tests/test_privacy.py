@@ -264,12 +264,11 @@ def test_the_key_is_in_no_log_no_output_no_table_and_no_file(command_run):
     assert number(checks["aucun_identifiant_en_clair"], "formes_de_cle") >= 4  # the checks looked for it too
     # every byte Dagster kept (event log database, compute logs), the warehouse, the publication, dbt's logs
     compute_logs = list((root / "dagster" / "storage" / run_id / "compute_logs").glob("*.err"))
-    assert compute_logs and compute_logs[0].stat().st_size > 1000
-    assert number(checks["aucun_identifiant_diffuse"], "cellules_journaux_calcul") > 100
-    dbt_files = [PROJECT_ROOT / "dbt_project" / "logs" / "dbt.log",
-                 *(PROJECT_ROOT / "dbt_project" / "target").glob(f"dbt_models-{run_id[:7]}-*/*.json")]
+    assert compute_logs and number(checks["aucun_identifiant_diffuse"], "journaux_calcul_lus") >= 1
+    dbt_log = root / "warehouse" / "dbt" / "dbt.log"  # dbt's whole log and artifacts, beside the warehouse
+    assert dbt_log.stat().st_size > 100_000
     files = [p for d in ("dagster", "warehouse", "published") for p in (root / d).rglob("*") if p.is_file()]
-    for path in files + dbt_files:
+    for path in [*files, PROJECT_ROOT / "dbt_project" / "logs" / "dbt.log"]:
         if path.exists() and not path.is_symlink():
             content = path.read_bytes()
             assert not [f for f in forms if f in content], path

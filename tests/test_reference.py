@@ -66,7 +66,20 @@ def test_invalid_reference_lists_every_problem_and_keeps_the_tables_in_force(tmp
     assert con.execute("SELECT count(*) FROM reference.ali").fetchall()[0][0] == 22
 
 
-def test_contract_doc_is_generated_from_the_declaration():
-    from pipelines.contract_docs import DOC, render
+def test_contract_doc_and_dbt_seeds_are_generated_from_the_declaration():
+    from pipelines.contract_render import outputs
 
-    assert DOC.read_text() == render(), "docs/contract.md is stale: run python -m pipelines.contract_docs"
+    stale = [str(path) for path, text in outputs().items() if not path.exists() or path.read_text() != text]
+    assert stale == [], "stale: run python -m pipelines.contract_render"
+
+
+def test_the_seeds_say_what_the_indicators_count():
+    from pipelines.contract_render import seed
+
+    assert seed("contrat_fonctions") == ("fonction,est_accompagnement\nCIP,true\nTRAVAILLEUR_SOCIAL,true\n"
+                                         "CHARGE_RELATIONS_ENTREPRISES,false\nCOORDINATION,false\n")
+    assert seed("contrat_jeux_par_source").splitlines() == [
+        "source_type,dataset", "ALI,beneficiaires", "ALI,conseillers", "PARTENAIRE,participations",
+        "PARTENAIRE,actions"]
+    positives = [line.split(",")[0] for line in seed("contrat_motifs_sortie").splitlines() if line.endswith(",true")]
+    assert positives == ["EMPLOI_DURABLE", "EMPLOI_TEMPORAIRE", "FORMATION_QUALIFIANTE", "CREATION_ENTREPRISE"]

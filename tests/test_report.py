@@ -20,8 +20,10 @@ import pytest
 from conftest import BENEF_HEADER, benef_row, lines, refreshed_sample
 
 from pipelines.assets.report import pages_to_write, rapport_mensuel, report_path
+from pipelines.months import range_tags
 from pipelines.publication.publish import MARTS
-from pipelines.publication.report import INDICATEURS, nombre, render_report, valeur
+from pipelines.publication.definitions import FORMATS, affiche, definition, marts, nombre
+from pipelines.publication.report import render_report
 from pipelines.refresh import run_refresh
 from pipelines.resources import PROJECT_ROOT, PublishResource, WarehouseResource
 
@@ -41,7 +43,7 @@ def published(tmp_path_factory) -> dict[str, Path]:
         [rapport_mensuel], instance=dg.DagsterInstance.ephemeral(),
         resources={"publish": PublishResource(directory=str(paths["ALI_PUBLISH_DIR"])),
                    "warehouse": WarehouseResource(path=str(paths["ALI_WAREHOUSE"]))},
-        tags={"dagster/asset_partition_range_start": "2024-02", "dagster/asset_partition_range_end": "2024-03"},
+        tags=range_tags("2024-02", "2024-03"),
     )
     assert result.success
     paths["materializations"] = [e.materialization for e in result.get_asset_materialization_events()]
@@ -68,11 +70,19 @@ class Tags(HTMLParser):
 
 def test_french_number_formatting():
     assert nombre(1234567.891, 1) == "1\u202f234\u202f567,9"
-    assert valeur("taux_occupation", 0.78345) == "78,3\u00a0%"
-    assert valeur("file_active", 31402) == "31\u202f402"
-    assert valeur("etp_accompagnement", 337.2) == "337,2"
-    assert [valeur(c, None) for c in ("file_active", "taux_occupation", "livre")] == ["—"] * 3
-    assert valeur("livre", False) == "non"
+    assert affiche("taux", 0.78345) == "78,3\u00a0%"
+    assert affiche("entier", 31402) == "31\u202f402"
+    assert affiche("decimal", 337.2) == "337,2"
+    assert [affiche(f, None) for f in ("entier", "taux", "oui_non")] == ["—"] * 3
+    assert affiche("oui_non", False) == "non"
+
+
+def test_every_mart_column_has_one_french_definition_label_and_format():
+    for mart in marts().values():
+        assert mart.description
+        for name, d in mart.columns.items():
+            assert d.libelle and d.description and d.format in FORMATS, (mart.name, name)
+    assert definition("mart_ali_mensuel", "taux_contractualisation").format == "taux"
 
 
 def test_report_is_self_contained_french_and_has_one_row_per_ali(snapshot):
@@ -155,7 +165,8 @@ def test_report_in_headless_chromium_shows_the_mart_values(published, snapshot, 
             continue
         assert float(raw) == value, name
         shown, rounding = shown_number(text)
-        assert abs(shown - (100 * value if INDICATEURS[name].format == "taux" else value)) <= rounding, (name, text)
+        percent = definition("mart_departement_mensuel", name).format == "taux"
+        assert abs(shown - (100 * value if percent else value)) <= rounding, (name, text)
     assert SCREENSHOT.stat().st_size > 10_000
 
 

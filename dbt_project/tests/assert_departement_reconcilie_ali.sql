@@ -1,6 +1,7 @@
 -- The département row reconciles with the ALI rows of the same month:
 -- counts of open / delivering ALI, sums of events and ETP, and
 -- max(ALI file_active) ≤ département file_active ≤ sum(ALI file_active) (a person counts once).
+{{ config(meta={'dagster': {'ref': {'name': 'mart_departement_mensuel'}}}) }}  -- its asset check in Dagster
 with
 
 ali as (

@@ -1,6 +1,7 @@
 -- `livre` of the ALI and action marts is the LIVRE status of the same key in mart_livraisons; an
 -- ALI row without delivery has only NULL beneficiaires columns, one with a delivery has counts.
 -- Every expected key of mart_livraisons matches a row of the ALI or action mart.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_livraisons'}}}) }}  -- its asset check in Dagster
 with
 
 livraisons as (

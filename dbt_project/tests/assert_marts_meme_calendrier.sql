@@ -1,4 +1,5 @@
 -- Every mart covers every month of the calendar (rows even when nothing was delivered).
+{{ config(meta={'dagster': {'ref': {'name': 'mart_departement_mensuel'}}}) }}  -- its asset check in Dagster
 with
 
 calendrier as (

@@ -1,5 +1,6 @@
 -- The département's places are the sums of the action rows of the month: places_conventionnees over
 -- every catalogue action, places_occupees over the delivered actions with places > 0.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_departement_mensuel'}}}) }}  -- its asset check in Dagster
 with
 
 actions as (

@@ -1,5 +1,6 @@
 -- Rates are DOUBLE in [0, 1] (NULL allowed). taux_occupation is checked separately (warning):
 -- over-occupied actions are a data fact, not a computation error.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_departement_mensuel'}}}) }}  -- its asset check in Dagster
 with
 
 ali as (

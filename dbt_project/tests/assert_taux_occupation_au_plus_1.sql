@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mart_departement_mensuel'}}}) }}  -- its asset check in Dagster
 {{ config(severity='warn') }}
 -- Occupancy rates in [0, 1]: more places occupied than financed is reported (warning), not blocked.
 select 'mart_actions_mensuel' as mart, periode, code_action, taux_occupation

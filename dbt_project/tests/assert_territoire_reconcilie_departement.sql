@@ -1,6 +1,7 @@
 -- Every person of the département lives in one of the 39 communes (a person whose ALI disagree on
 -- the commune counts in each): département file_active ≤ sum of communes ≤ sum of ALI file_active.
 -- Every month has the 39 communes.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_territoire_mensuel'}}}) }}  -- its asset check in Dagster
 with
 
 territoire as (

@@ -9,7 +9,7 @@ import dagster as dg
 from pipelines.assets.reference import reference_data
 from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
-from pipelines.partitions import monthly_partitions
+from pipelines.months import monthly_partitions
 from pipelines.privacy.guard import Guard
 from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder

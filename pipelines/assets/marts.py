@@ -1,57 +1,61 @@
-"""The dbt project as Dagster assets: each model an asset, each dbt test an asset check.
+"""The dbt project as Dagster assets: each model and seed an asset, each dbt test an asset check.
 
-One ``@dbt_assets`` for the monthly partitions; a run passes its months to dbt (environment read at
-execution, see ``dbt_months_env``) so the incremental marts rebuild only those months. The manifest is prepared at set-up (``.ci/setup``)
-or by ``dagster dev`` (``prepare_if_dev``), never parsed when this module is imported.
+One ``@dbt_assets`` for the monthly partitions; a run passes its months to dbt as environment,
+read by the macros at execution only (``--vars`` would make dbt re-parse the whole project), set
+for the dbt process alone and restored as soon as it has started. The manifest is prepared at
+set-up (``.ci/setup``) or by ``dagster dev`` (``prepare_if_dev``, with the venv's dbt), never parsed
+when this module is imported otherwise. Groups come from the dbt project (``meta.dagster.group``).
+
+Each build writes to one fixed folder beside its warehouse (``build_target``), where dbt keeps its
+partial parse from one run to the next; dbt's events are streamed to Dagster as models finish, the
+marts' last, once dbt has exited and released the warehouse, with their row counts.
 """
 
 import os
-import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines import warehouse as wh
 from pipelines.faults import kill_point
-from pipelines.partitions import monthly_partitions
+from pipelines.months import monthly_partitions
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings
 
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+"""The venv's dbt, whether the venv is activated or not (README commands call .venv/bin/... directly)."""
+
+
+class VenvPreparer(DagsterDbtProjectPreparer):
+    """``dbt parse`` with the venv's dbt: ``dagster dev`` may run without the venv on PATH."""
+
+    def prepare(self, project: DbtProject) -> None:
+        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=project.target_path).wait()
+
+
 dbt_project = DbtProject(project_dir=PROJECT_ROOT / "dbt_project", profiles_dir=PROJECT_ROOT / "dbt_project")
-# Under `dagster dev`, prepare_if_dev runs `dbt parse` by name: make the venv's dbt reachable even
-# when the venv is not activated (README commands call .venv/bin/dagster directly).
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-dbt_project.prepare_if_dev()
-
-
-class LayerTranslator(DagsterDbtTranslator):
-    """Groups models by their folder (staging, intermediate, marts) so the graph reads as the layers."""
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
-            return fqn[1]
-        return super().get_group_name(dbt_resource_props)
+VenvPreparer().prepare_if_dev(dbt_project)  # what dbt_project.prepare_if_dev() does, with the venv's dbt
 
 
 def dbt_months_env(partition_keys: Sequence[str]) -> dict[str, str]:
-    """The months of a run for dbt: first days of the first and last month (``YYYY-MM-01``).
-
-    Passed as environment (read by the macros at execution only), not as ``--vars``: changing vars
-    makes dbt re-parse the whole project, env read at execution keeps partial parsing valid.
-    """
+    """The months of a run for dbt: first days of the first and last month (``YYYY-MM-01``)."""
     keys = sorted(partition_keys)
     return {"ALI_MIN_PERIODE": f"{keys[0]}-01", "ALI_MAX_PERIODE": f"{keys[-1]}-01"}
 
 
+def build_target(warehouse_path: str | Path) -> Path:
+    """The fixed target folder of the builds of one warehouse (artifacts, logs, partial parse)."""
+    return Path(warehouse_path).resolve().parent / "dbt"
+
+
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` (which dagster-dbt copies when it starts dbt), then removed."""
+    """``values`` in ``os.environ`` (which dagster-dbt copies when it starts dbt), then restored."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -64,23 +68,6 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def keep_parse_state(invocation_target: Path, project_target: Path) -> bool:
-    """Make this invocation's ``partial_parse.msgpack`` the one the next invocation starts from.
-
-    dagster-dbt seeds each invocation's own target folder with ``target/partial_parse.msgpack``,
-    the one ``dbt parse`` wrote at set-up, whose profile (warehouse path) differs from the run's: dbt
-    would re-parse everything each time. Promoted atomically; dbt still re-parses changed files.
-    """
-    state = invocation_target / "partial_parse.msgpack"
-    if not state.exists():
-        return False
-    partial = project_target / f"partial_parse.msgpack.{os.getpid()}.tmp"  # runs of other platforms share target/
-    shutil.copyfile(state, partial)
-    os.replace(partial, project_target / "partial_parse.msgpack")
-    return True
-
-
-KEPT_INVOCATIONS = 10
 STALE_MONTHS_SQL = """
 WITH manifest AS (
     SELECT periode, source_code, dataset, count(DISTINCT sha256) AS versions,
@@ -112,17 +99,13 @@ def stale_months(path: str) -> list[str]:
         return [month for (month,) in con.execute(STALE_MONTHS_SQL).fetchall()]
 
 
-def prune_invocations(target: Path, keep: int) -> list[str]:
-    """Delete all but the ``keep`` newest invocation folders dagster-dbt leaves in ``target/``.
-
-    Each build gets its own ``target/<asset>-<id>/`` (manifest, run results, compiled SQL: ≈ 7 MB)
-    and nothing removes them: 365 runs had piled up 2.4 GB. The newest stay for debugging a run.
-    """
-    folders = sorted((p for p in target.glob("dbt_models-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    old = folders[:-keep] if keep else folders
-    for folder in old:
-        shutil.rmtree(folder, ignore_errors=True)
-    return [p.name for p in old]
+def is_mart_event(event) -> bool:
+    """An output, check or observation of a mart: held back until dbt has exited (row counts need the
+    warehouse, and a check must follow the materialization it speaks of)."""
+    if isinstance(event, dg.Output):
+        return event.metadata["unique_id"].text.startswith("model.ali93.mart_")
+    key = getattr(event, "asset_key", None)
+    return key is not None and key.path[-1].startswith("mart_")
 
 
 @dbt_assets(
@@ -131,39 +114,37 @@ def prune_invocations(target: Path, keep: int) -> list[str]:
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="warehouse",
-    dagster_dbt_translator=LayerTranslator(),
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """``dbt build`` of the run's months: staging, intermediate and marts with their tests."""
-    # dbt reads the warehouse path from its profile (env ALI_WAREHOUSE): the same file as the resource.
-    os.environ["ALI_WAREHOUSE"] = warehouse.path
+    """``dbt build`` of the run's months: seeds, staging, intermediate and marts with their tests."""
     with warehouse.lock(context):  # dbt's own process opens the file: the pool alone does not cover it
         behind = sorted(set(stale_months(warehouse.path)) - set(context.partition_keys))
         if behind:
             context.log.warning(f"mois en retard sur leurs livraisons (run interrompu ?), reconstruits aussi : "
                                 f"{', '.join(behind)}")
         months = dbt_months_env([*context.partition_keys, *behind])
-        with environment(months):  # only for this dbt process: a later plain `dbt build` must see no months
-            invocation = dbt.cli(["build"], context=context)
-        events = []
+        with environment({**months, "ALI_WAREHOUSE": warehouse.path}):  # dbt's profile reads ALI_WAREHOUSE
+            invocation = dbt.cli(["build"], context=context, target_path=build_target(warehouse.path))
+        marts = []
         for event in invocation.stream():
-            events.append(event)
             kill_point("dbt.evenement")
+            if is_mart_event(event):
+                marts.append(event)
+            else:
+                yield event
         kill_point("dbt.fin")
-        keep_parse_state(dbt_project.project_dir / invocation.target_path, dbt_project.project_dir / "target")
-        prune_invocations(dbt_project.project_dir / "target", keep=KEPT_INVOCATIONS)
-        timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
         rebuilt = [k for k in monthly_partitions.get_partition_keys()
                    if months["ALI_MIN_PERIODE"][:7] <= k <= months["ALI_MAX_PERIODE"][:7]]
-        yield from with_mart_row_counts(events, warehouse.path, months,
+        timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
+        yield from with_mart_row_counts(marts, warehouse.path, months,
                                         {**timings, "mois_reconstruits": dg.MetadataValue.json(rebuilt)})
 
 
 def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):
     """Add each mart's row count (all months, and the run's months) and ``extra`` to its materialization.
 
-    Counted with our own short-lived read-only connection once dbt has exited (dagster-dbt's
-    ``fetch_row_counts`` would keep an adapter connection open in this process).
+    Counted with our own short-lived read-only connection once dbt has exited: dagster-dbt's
+    ``fetch_row_counts`` queries while dbt runs, and DuckDB lets no other process open a file it writes.
     """
     marts = {e.metadata["unique_id"].text for e in events if isinstance(e, dg.Output)
              and e.metadata.get("unique_id") and e.metadata["unique_id"].text.startswith("model.ali93.mart_")}

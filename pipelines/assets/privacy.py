@@ -18,24 +18,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.completeness import run_months
-from pipelines.partitions import monthly_partitions
+from pipelines.months import months_of
 from pipelines.privacy.scan import scan_places
 from pipelines.resources import InboxResource, PseudonymisationResource, PublishResource, WarehouseResource
-
-
-def months_of_run(tags: dict[str, str]) -> list[str]:
-    """Every month of the run's partition (or range of partitions); none for an unpartitioned run."""
-    span = run_months(tags)
-    if span is None:
-        return []
-    return [m for m in monthly_partitions.get_partition_keys() if span[0] <= m <= span[1]]
 
 
 def _result(context, warehouse, inbox, pseudonymisation, *, scan_warehouse: bool, publish_dir: Path | None):
     with warehouse.lock(context):  # read-only, but DuckDB refuses a reader while another process writes
         scan = scan_places(
-            warehouse.path, Path(inbox.archive_dir), months_of_run(dict(context.run.tags)), context.run.run_id,
+            warehouse.path, Path(inbox.archive_dir), months_of(context), context.run.run_id,
             key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
             instance=context.instance,
         )
@@ -91,8 +82,8 @@ PRIVACY_CHECKS = [aucun_identifiant_en_clair, aucun_identifiant_publie, aucun_id
 STOPPED = {
     "aucun_identifiant_en_clair": "ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open "
                                   "data sont ceux du run précédent.",
-    "aucun_identifiant_publie": "ni rapport ni open data n'ont été écrits ; l'instantané BI de ce run est déjà en place "
-                                "(ce contrôle suit sa bascule) : le remplacer par le précédent avant tout.",
+    "aucun_identifiant_publie": "ni rapport ni open data n'ont été écrits ; l'instantané BI de ce run est déjà en "
+                                "place (ce contrôle suit sa bascule) : le remplacer par le précédent avant tout.",
     "aucun_identifiant_diffuse": "les rapports et l'open data de ce run sont écrits : les retirer avant tout.",
 }
 """What a failing check has stopped, and what was already published before it ran."""

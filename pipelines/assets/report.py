@@ -18,7 +18,7 @@ import duckdb
 
 from pipelines import warehouse as wh
 from pipelines.faults import kill_point
-from pipelines.partitions import monthly_partitions
+from pipelines.months import monthly_partitions
 from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.raw.summary import quarantine_by_rule
 from pipelines.resources import PublishResource, WarehouseResource
@@ -28,6 +28,9 @@ from pipelines.timings import Stopwatch
 TWELVE_MONTHS = dg.TimeWindowPartitionMapping(start_offset=-11, end_offset=0)
 """Report P depends on the departmental mart of P − 11 … P (its 12-month charts)."""
 TREND_MART = dg.AssetKey(["marts", "mart_departement_mensuel"])
+OPEN_ALI_TARGET_SQL = ("SELECT valeur FROM reference.objectifs WHERE indicateur = 'ali_ouvertes' "
+                       "ORDER BY annee DESC LIMIT 1")
+"""The target of open ALI, as the marts read the others: that of the latest year of ``objectifs.csv``."""
 
 
 def pages_to_write(changed: list[str], available: set[str]) -> list[str]:
@@ -87,11 +90,14 @@ def rapport_mensuel(
     months = pages_to_write(changed_months(context), available | set(context.partition_keys))
     with warehouse.lock(context), clock.stage("rapport"), wh.connect(warehouse.path, read_only=True) as con:
         rules = {month: quarantine_by_rule(con, [month]) for month in months}
+        target = con.execute(OPEN_ALI_TARGET_SQL).fetchall()
+    objectif_ali = target[0][0] if target else None
     with clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
         for month in months:
-            write_atomically(report_path(publish.directory, month), render_report(con, month, rules[month]))
+            write_atomically(report_path(publish.directory, month), render_report(con, month, rules[month],
+                                                                                 objectif_ali))
         last = max(context.partition_keys)
-        headline = chiffres_cles_markdown(chiffres_cles(con, last))
+        headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
     later = [m for m in months if m not in context.partition_keys]
     for month in later:
         context.log_event(dg.AssetMaterialization(

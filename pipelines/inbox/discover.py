@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from typing import BinaryIO
 
 from pipelines.inbox.headers import normalise_header
 from pipelines.inbox.limits import limit
+from pipelines.months import parse_month
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _BLOCK = 1 << 20
 
 
@@ -60,11 +59,6 @@ class Scan:
     """Settled files, oldest reception first."""
     waiting: list[tuple[InboxFile, float]]
     """Files modified within the quiet period, with their age in seconds: left for a later run."""
-
-
-def parse_month(folder: str) -> dt.date | None:
-    match = _MONTH.match(folder)
-    return dt.date(int(match[1]), int(match[2]), 1) if match else None
 
 
 def month_folders(inbox: Path) -> list[str]:

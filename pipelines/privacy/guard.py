@@ -14,7 +14,9 @@ built by the same code from the same files: every archived version of the run's 
 scan's ``archived_files`` lists them, and every file the run reads), the same matching
 (``matching.py``), plus every 13- or 15-digit number (``nir_tout``: the scan also looks for NIRs
 in columns the guard does not read). Only the pseudonymisation key, which the scan looks for too,
-is left out: it never becomes a table row, even a TEMP one, and no sender knows it. A later delivery can make an earlier value a coincidence, so
+is left out: it never becomes a table row, even a TEMP one, and no sender knows it.
+
+A later delivery can make an earlier value a coincidence, so
 every run, and each month's transaction, re-applies the guard to the values and header names
 already stored. Anything else the scan finds was not written by this path: it still blocks.
 
@@ -53,7 +55,8 @@ NEW_TEXTS = """SELECT '{name}' AS lieu, file_id AS cle, unnest([m.valeur, m.mess
 FROM (SELECT file_id, unnest(erreurs) AS m FROM validated_{name} WHERE len(erreurs) > 0)"""
 RECEIVED_TEXTS = "SELECT 'recues' AS lieu, file_id AS cle, unnest(colonnes_ignorees) AS texte FROM received"
 STORED_TEXTS = """
-SELECT 'quarantaine' AS lieu, rowid AS cle, m.valeur AS texte FROM (SELECT rowid, unnest(motifs) AS m FROM raw.quarantaine)
+SELECT 'quarantaine' AS lieu, rowid AS cle, m.valeur AS texte
+FROM (SELECT rowid, unnest(motifs) AS m FROM raw.quarantaine)
 UNION ALL SELECT 'livraisons', rowid, unnest(colonnes_ignorees) FROM raw.livraisons
 """
 

@@ -35,8 +35,8 @@ import pyarrow as pa
 
 TEXTES_SQL = ("CREATE OR REPLACE TEMP TABLE textes (lieu VARCHAR, objet VARCHAR, colonne VARCHAR, ligne BIGINT, "
               "cellules BIGINT, valeur VARCHAR, origine VARCHAR)")
-_INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v, arg_min(o, r) FROM (SELECT {row} AS r, {values} AS v, "
-           "{origin} AS o FROM {source}) WHERE v IS NOT NULL AND v <> '' GROUP BY v")
+_INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v, arg_min(o, r) FROM (SELECT {row} AS r, "
+           "{values} AS v, {origin} AS o FROM {source}) WHERE v IS NOT NULL AND v <> '' GROUP BY v")
 _NUMBER = re.compile(r"[+-]?[1-9][\d \u00a0\u202f]*([.,]\d+)?|[+-]?0([.,]\d+)?")
 _PIECES = re.compile(r"<script\b[^>]*>(.*?)</script\s*>|<style\b[^>]*>.*?</style\s*>|<!--.*?-->|<([^>]*)>|([^<]+)",
                      re.DOTALL | re.IGNORECASE)

@@ -36,11 +36,10 @@ QUE_FAIRE = {
 QUE_FAIRE["metadonnees"] = QUE_FAIRE["journaux_calcul"] = QUE_FAIRE["journal"]
 
 FINDINGS_SQL = """
-SELECT t.lieu,
-    CASE WHEN EXISTS (SELECT 1 FROM touches h WHERE contains(t.objet, h.valeur)) THEN '(nom masqué)' ELSE t.objet END,
-    CASE WHEN EXISTS (SELECT 1 FROM touches h WHERE contains(t.colonne, h.valeur)) THEN '(nom masqué)' ELSE t.colonne END,
-    t.ligne, t.cellules, string_agg(DISTINCT h.nature, ', ' ORDER BY h.nature),
-    CASE WHEN EXISTS (SELECT 1 FROM touches h WHERE contains(t.origine, h.valeur)) THEN '(nom masqué)' ELSE t.origine END
+CREATE OR REPLACE TEMP MACRO masque(nom) AS
+    CASE WHEN EXISTS (SELECT 1 FROM touches h WHERE contains(nom, h.valeur)) THEN '(nom masqué)' ELSE nom END;
+SELECT t.lieu, masque(t.objet), masque(t.colonne), t.ligne, t.cellules,
+    string_agg(DISTINCT h.nature, ', ' ORDER BY h.nature), masque(t.origine)
 FROM textes t JOIN touches h USING (valeur)
 GROUP BY t.lieu, t.objet, t.colonne, t.ligne, t.cellules, t.valeur, t.origine
 ORDER BY ALL
@@ -89,7 +88,7 @@ class Scan:
             "textes_distincts": self.values,
             "trouvailles": len(self.findings),
             **{f"trouvailles_{p}": n for p, n in by_place.items()},
-            "detail": "| lieu | objet | colonne | ligne | cellules | nature | origine |\n|---|---|---|---|---|---|---|\n"
+            "detail": "| lieu | objet | colonne | ligne | cellules | nature | origine |\n" + "|---" * 7 + "|\n"
             + rows + more if self.findings else "aucune valeur d'identifiant trouvée",
             "lieux": [asdict(f) for f in self.findings[:50]],
             "que_faire": "\n".join(f"- {lieu} : {QUE_FAIRE[lieu]}" for lieu in sorted({f.lieu for f in self.findings})),

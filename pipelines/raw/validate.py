@@ -39,7 +39,7 @@ def _parse(column: Column) -> str:
             return f"CASE WHEN {value} = floor({value}) THEN ({value})::BIGINT END"
         return value
     if column.type == "enum":
-        default = "'CAF'" if column.name == "organisme" else "NULL"
+        default = "NULL" if column.default is None else f"'{column.default}'"
         return f"coalesce(upper(strip_accents({txt})), {default})"
     if column.type == "list":
         return f"list_filter(list_transform(string_split_regex({txt}, '[|,]'), lambda x: upper(strip_accents(trim(x)))), lambda x: x <> '')"

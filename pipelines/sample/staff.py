@@ -11,13 +11,11 @@ import random
 from datetime import date, timedelta
 from itertools import accumulate
 
-from pipelines.contract import FONCTIONS
+from pipelines.contract import FONCTIONS_ACCOMPAGNEMENT as ACCOMPAGNEMENT
 from pipelines.sample.population import Person
 from pipelines.sample.reference import Ali
 from pipelines.sample.timeline import Month, random_day, rng
 
-ACCOMPAGNEMENT = FONCTIONS[:2]
-"""CIP and TRAVAILLEUR_SOCIAL: the functions that count in ``etp_accompagnement``."""
 MONTHLY_DEPARTURE = 0.012
 UNKNOWN_REFERENT = 9000
 """Referent numbers from here on are never hired: a beneficiary row naming one is 'reported'."""

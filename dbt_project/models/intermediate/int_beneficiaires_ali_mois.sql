@@ -8,6 +8,12 @@ beneficiaires as (
 
 ),
 
+motifs_sortie as (
+
+    select * from {{ ref('contrat_motifs_sortie') }}
+
+),
+
 lignes as (
 
     select
@@ -17,9 +23,7 @@ lignes as (
         nb_entretiens,
         date_entree between periode and fin_mois as est_entree,
         date_sortie is not null as est_sortie,
-        date_sortie is not null
-            and motif_sortie in ('EMPLOI_DURABLE', 'EMPLOI_TEMPORAIRE', 'FORMATION_QUALIFIANTE', 'CREATION_ENTREPRISE')
-            as est_sortie_positive,
+        date_sortie is not null and coalesce(motifs_sortie.est_positif, false) as est_sortie_positive,
         -- first appointment in the month: its delay in whole calendar days
         case
             when date_premier_rdv between periode and fin_mois
@@ -30,6 +34,7 @@ lignes as (
             and date_entree <= cast(fin_mois - interval 60 day as date) as est_mature,
         date_contrat is not null and date_contrat <= fin_mois as a_contrat
     from beneficiaires
+    left join motifs_sortie using (motif_sortie)
 
 ),
 

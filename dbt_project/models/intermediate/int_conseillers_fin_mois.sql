@@ -1,5 +1,5 @@
 -- Advisers present at month end per ALI: loaded conseillers rows of the delivery in force whose
--- date_depart is empty or ≥ E, with a flag for the accompaniment functions (CIP, TRAVAILLEUR_SOCIAL).
+-- date_depart is empty or ≥ E, with a flag for the accompaniment functions (seed contrat_fonctions).
 with
 
 conseillers as (
@@ -14,6 +14,12 @@ calendrier as (
 
 ),
 
+fonctions as (
+
+    select * from {{ ref('contrat_fonctions') }}
+
+),
+
 final as (
 
     select
@@ -23,10 +29,12 @@ final as (
         conseillers.referent,
         conseillers.fonction,
         conseillers.etp,
-        conseillers.fonction in ('CIP', 'TRAVAILLEUR_SOCIAL') as est_accompagnement
+        coalesce(fonctions.est_accompagnement, false) as est_accompagnement
     from conseillers
     inner join calendrier
         on calendrier.periode = conseillers.periode
+    left join fonctions
+        on fonctions.fonction = conseillers.fonction
     where conseillers.date_depart is null
         or conseillers.date_depart >= calendrier.fin_mois
 

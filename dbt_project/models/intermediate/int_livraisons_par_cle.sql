@@ -36,6 +36,12 @@ partenaires as (
 
 ),
 
+jeux_par_source as (
+
+    select * from {{ ref('contrat_jeux_par_source') }}
+
+),
+
 types_source as (
 
     select code_ali as source_code, 'ALI' as source_type from ali
@@ -46,15 +52,17 @@ types_source as (
 
 attendues as (
 
-    select ali_ouvertes.periode, ali_ouvertes.code_ali as source_code, jeux.dataset
+    select ali_ouvertes.periode, ali_ouvertes.code_ali as source_code, jeux_par_source.dataset
     from ali_ouvertes
-    cross join (values ('beneficiaires'), ('conseillers')) as jeux(dataset)
+    inner join jeux_par_source
+        on jeux_par_source.source_type = 'ALI'
 
     union
 
-    select distinct catalogue.periode, catalogue.code_partenaire as source_code, jeux.dataset
+    select distinct catalogue.periode, catalogue.code_partenaire as source_code, jeux_par_source.dataset
     from catalogue
-    cross join (values ('participations'), ('actions')) as jeux(dataset)
+    inner join jeux_par_source
+        on jeux_par_source.source_type = 'PARTENAIRE'
 
 ),
 

@@ -13,6 +13,12 @@ calendrier as (
 
 ),
 
+resultats_sortie as (
+
+    select * from {{ ref('contrat_resultats_sortie') }}
+
+),
+
 final as (
 
     select
@@ -25,12 +31,13 @@ final as (
         ) as entrees,
         count(*) filter (where participations.date_sortie is not null) as sorties,
         count(*) filter (
-            where participations.date_sortie is not null
-            and participations.resultat_sortie in ('EMPLOI', 'FORMATION', 'CREATION_ENTREPRISE')
+            where participations.date_sortie is not null and resultats_sortie.est_positif
         ) as sorties_positives
     from participations
     inner join calendrier
         on calendrier.periode = participations.periode
+    left join resultats_sortie
+        on resultats_sortie.resultat_sortie = participations.resultat_sortie
     group by participations.periode, participations.code_partenaire, participations.code_action
 
 )
