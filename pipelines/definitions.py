@@ -1,37 +1,36 @@
-"""The Dagster code location of the ALI 93 platform (``dagster dev`` loads it via workspace.yaml)."""
+"""The Dagster code location of the ALI 93 platform (``dagster dev`` loads it via workspace.yaml).
+
+Definitions live in ``pipelines/defs/``, one package per stage of the data's path: ``ingest``
+(reference files, the inbox's deliveries into ``raw``), ``dbt`` (the dbt project's seeds, models and
+tests, and the marts' completeness and freshness checks), ``publish`` (BI snapshot, monthly reports,
+open data, and the privacy checks before anything is published) and ``automation`` (the job, its
+schedule, the inbox sensor). What they call is plain library code beside them (``pipelines/inbox``,
+``raw``, ``privacy``, ``publication``…), testable without Dagster.
+"""
 
 import dagster as dg
 
-from pipelines.assets.completeness import livraisons_attendues
-from pipelines.assets.ingestion import raw_deliveries
-from pipelines.assets.marts import dbt_models
-from pipelines.assets.open_data import open_data
-from pipelines.assets.privacy import PRIVACY_CHECKS
-from pipelines.assets.publication import published_marts
-from pipelines.assets.reference import reference_data
-from pipelines.assets.report import rapport_mensuel
-from pipelines.automation import inbox_sensor, schedule_for
+from pipelines.defs.automation.schedules import monthly_refresh, monthly_refresh_schedule
+from pipelines.defs.automation.sensors import inbox_sensor
+from pipelines.defs.dbt.assets import dbt_models
+from pipelines.defs.dbt.checks import FRESHNESS_CHECKS, freshness_sensor, livraisons_attendues
+from pipelines.defs.ingest.assets import raw_deliveries, reference_data
+from pipelines.defs.ingest.checks import aucun_identifiant_en_clair
+from pipelines.defs.publish.assets import open_data, published_marts, rapport_mensuel
+from pipelines.defs.publish.checks import aucun_identifiant_diffuse, aucun_identifiant_publie
 from pipelines.progress import progression
 from pipelines.resources import resources_from_env
-
-ASSETS = [reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data]
-
-monthly_refresh = dg.define_asset_job(
-    "monthly_refresh",
-    selection=dg.AssetSelection.assets(*ASSETS),
-    description="Référentiel, ingestion des livraisons, modèles dbt (marts et tests), publication pour la BI, "
-                "rapport mensuel et export open data du ou des mois choisis.",
-)
 
 
 def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=[livraisons_attendues, *PRIVACY_CHECKS],
+        assets=[reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data],
+        asset_checks=[aucun_identifiant_en_clair, livraisons_attendues, *FRESHNESS_CHECKS,
+                      aucun_identifiant_publie, aucun_identifiant_diffuse],
         jobs=[monthly_refresh],
-        schedules=[schedule_for(monthly_refresh)],
-        sensors=[inbox_sensor],
+        schedules=[monthly_refresh_schedule],
+        sensors=[inbox_sensor, freshness_sensor],
         resources=resources_from_env(),
         loggers={"progression": progression},  # refresh's console; other runs keep Dagster's default
     )

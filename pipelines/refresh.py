@@ -16,11 +16,10 @@ import dagster as dg
 from pipelines import warehouse
 from pipelines.inbox.discover import month_folders, other_folders
 from pipelines.months import monthly_partitions, partition_range, range_tags
-from pipelines.publication.definitions import affiche, definition
+from pipelines.publication.figures import affiche, definition
 from pipelines.raw.summary import format_summary, month_summary, quarantine_by_rule
 from pipelines.resources import env_path
 from pipelines.warehouse_lock import warehouse_lock
-
 
 
 def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
@@ -78,7 +77,7 @@ def published_paths(directory: Path, month: str) -> list[str]:
 def privacy_stop(evaluations, run_id: str, period: str | None) -> list[str]:
     """In French, for the data team: which privacy check stopped the run, where it found identifiers
     (place, object, column, cells, the sender's file and row: never a value), what is published, what to do."""
-    from pipelines.assets.privacy import STOPPED
+    from pipelines.privacy.verdict import STOPPED
 
     failed = [e for e in evaluations if not e.passed and e.check_name in STOPPED]
     if not failed:

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.raw.load import Settings, ingest_folder
 from pipelines.raw.pseudonymise import Pseudonymiser
-from pipelines.reference.load import load_reference
+from pipelines.reference.tables import load_reference
 from pipelines.warehouse import connect
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
@@ -92,6 +92,17 @@ def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str
         generate(Path(env["ALI_INBOX_DIR"]), scale=scale, start=start, end=end, reference_dir=REFERENCE_DIR)
         assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
     return {name: Path(value) for name, value in env.items() if name.endswith(("DIR", "HOUSE"))}
+
+
+SLOW_FIXTURES = {"browser", "published", "snapshot", "ingested", "command_run", "platform"}
+"""Fixtures that start Chromium or run a full refresh: a test using one is in the ``slow`` tier."""
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``slow`` every test using a fixture of ``SLOW_FIXTURES`` (the other slow tests say so themselves)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ from pipelines.inbox.headers import normalise_header
 from pipelines.raw.load import Settings, ingest_folder
 from pipelines.refresh import run_refresh
 
+pytestmark = pytest.mark.slow  # full refreshes
+
 ALI, MONTH = "ALI03", "2026-10"
 DAY = 86_400
 

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 from conftest import BENEF_HEADER, benef_row
 
-from pipelines.automation import inbox_sensor
 from pipelines.definitions import build_defs
+from pipelines.defs.automation.sensors import inbox_sensor
 from pipelines.refresh import run_refresh
 
 
@@ -78,6 +78,7 @@ def test_sensor_requests_one_run_per_month_with_new_or_changed_files_and_none_fo
         assert [(p, n) for p, _, n, _ in third + fourth] == [("2023-11", 1)] * 2 and len(set(keys)) == 3
 
 
+@pytest.mark.slow
 def test_sensor_without_cursor_skips_what_the_warehouse_already_holds(root):
     put(root, "2024-03/ALI01/beneficiaires.csv", "\n".join([BENEF_HEADER, benef_row("1")]), 1_711_000_000)
     assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
@@ -105,6 +106,7 @@ def test_sensor_leaves_a_file_being_written_for_the_tick_that_finds_it_settled(r
         assert [(p, n, f) for p, _, n, f in settled] == [("2024-04", 1, "2024-04/ALI01/beneficiaires.csv")]
 
 
+@pytest.mark.slow
 def test_sensor_assigns_no_partition_to_a_file_outside_a_month_folder(root):
     """Such a file belongs to no month: no run for it; the next run of any month records it as rejected."""
     put(root, "divers/ALI01/beneficiaires.csv", BENEF_HEADER, 1_711_000_000)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from bench.report import BEGIN, END
 from bench.run import main
+
+pytestmark = pytest.mark.slow  # the benchmark
 
 STAGES = ("lecture", "validation", "pseudonymisation", "garde", "chargement", "dbt_modeles", "dbt_tests",
           "publication", "rapport", "open_data")

@@ -23,11 +23,13 @@ import pytest
 from conftest import REFERENCE_DIR, platform_env
 from test_publication import READER
 
-from pipelines.automation import inbox_sensor
 from pipelines.definitions import build_defs
-from pipelines.publication.publish import MARTS
+from pipelines.defs.automation.sensors import inbox_sensor
+from pipelines.publication.snapshot import MARTS
 from pipelines.sample import generate
 from pipelines.warehouse_lock import warehouse_lock
+
+pytestmark = pytest.mark.slow  # concurrent refreshes and the Dagster daemon
 
 PROJECT = Path(__file__).resolve().parents[1]
 RUN_REQUEST = """
@@ -189,7 +191,7 @@ with warehouse_lock(sys.argv[1], holder="un autre programme"):
 
 
 def test_a_transient_failure_is_retried_and_bad_data_is_not(tmp_path, monkeypatch):
-    from pipelines.assets.reference import reference_data
+    from pipelines.defs.ingest.assets import reference_data
     from pipelines.resources import resources_from_env
 
     env = platform_env(tmp_path)

@@ -2,7 +2,7 @@
 
 The platform starts from a published state (sample months 2024-01..02). Then the inbox changes: the
 new month 2024-03, a corrected re-send of an ALI's 2024-01 file and a broken (rejected) re-send of a
-2024-02 file. The attacked refresh is killed — with its dbt — at a point of ``pipelines.faults``.
+2024-02 file. The attacked refresh is killed — with its dbt — at a point of ``pipelines.crash_points``.
 After each kill: the warehouse opens; every month's deliveries are all in or all out; each delivery
 in force has exactly its rows; the published snapshot is the previous one or the new complete one;
 the open-data export and the report pages are whole. After the last kill a plain refresh must end
@@ -28,10 +28,12 @@ import duckdb
 import pytest
 from conftest import REFERENCE_DIR, group_alive, platform_env
 
-from pipelines.faults import POINTS
+from pipelines.crash_points import POINTS
 from pipelines.publication.open_data import check_directory
-from pipelines.publication.publish import publish
+from pipelines.publication.snapshot import publish
 from pipelines.sample import generate
+
+pytestmark = pytest.mark.slow  # kills real refreshes
 
 CHAIN = [
     "reference.avant_commit", "ingestion.archive_partielle", "ingestion.archive", "ingestion.lecture",

@@ -6,13 +6,17 @@ import datetime as dt
 import json
 
 import dagster as dg
+import pytest
 from conftest import BENEF_HEADER, benef_row
+from dagster._core.test_utils import freeze_time  # what Dagster's own tests use to set the clock
 
 from pipelines import warehouse
 from pipelines.__main__ import main
-from pipelines.assets.marts import build_target
 from pipelines.definitions import build_defs
+from pipelines.defs.dbt.assets import build_target
+from pipelines.defs.dbt.checks import FRESHNESS_CHECKS
 from pipelines.months import partition_range
+from pipelines.publication.snapshot import MARTS
 from pipelines.refresh import run_refresh
 
 
@@ -36,6 +40,7 @@ def test_partition_range_covers_inbox_months_within_partitions():
     assert partition_range(["2022-12"], ["2023-02"]) is None
 
 
+@pytest.mark.slow
 def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capfd):
     inbox = env["ALI_INBOX_DIR"]
     for month, rows in (("2024-02", ["1", "2"]), ("2024-03", ["1", "3", "4"])):
@@ -68,6 +73,11 @@ def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capfd):
         "2024-02", "2024-03")
     materialized = instance.get_materialized_partitions(dg.AssetKey(["raw", "beneficiaires"]))
     assert materialized == {"2024-02", "2024-03"}
+    # the marts' freshness: March is built, which is all one may ask on 11 April; on 11 May April is missing
+    paris = dt.timezone(dt.timedelta(hours=2))
+    assert freshness(instance, dt.datetime(2024, 4, 11, 0, 30, tzinfo=paris)) == {True}
+    assert freshness(instance, dt.datetime(2024, 4, 10, 23, 30, tzinfo=paris)) == {True}  # deadline of February
+    assert freshness(instance, dt.datetime(2024, 5, 11, 0, 30, tzinfo=paris)) == {False}
     with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
         per_month = con.execute(
             "SELECT strftime(periode, '%Y-%m'), count(*) FROM raw.beneficiaires GROUP BY 1 ORDER BY 1").fetchall()
@@ -88,6 +98,17 @@ def test_refresh_runs_every_inbox_month_in_one_dagster_run(env, capfd):
     assert "2024-13 | 1 | 0 | 1 | 0 | 0 | 0 | 0" in out
 
 
+def freshness(instance: dg.DagsterInstance, now: dt.datetime) -> set[bool]:
+    """Outcomes of the marts' freshness checks evaluated for real at ``now`` (one per mart)."""
+    job = dg.define_asset_job("fraicheur", selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS))
+    defs = dg.Definitions.merge(build_defs(), dg.Definitions(jobs=[job]))
+    with freeze_time(now):
+        result = defs.resolve_job_def("fraicheur").execute_in_process(instance=instance)
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.asset_key.path[-1] for e in evaluations} == set(MARTS)
+    return {e.passed for e in evaluations}
+
+
 def test_refresh_without_key_fails_cleanly_and_writes_nothing(env, monkeypatch, capsys):
     monkeypatch.delenv("ALI_PSEUDONYMISATION_KEY")
     folder = env["ALI_INBOX_DIR"] / "2024-03" / "ALI01"
@@ -99,6 +120,7 @@ def test_refresh_without_key_fails_cleanly_and_writes_nothing(env, monkeypatch, 
         assert con.execute("SELECT count(*) FROM raw.livraisons").fetchall() == [(0,)]
 
 
+@pytest.mark.slow
 def test_dagster_dev_workspace_loads(tmp_path):
     """What ``dagster dev`` loads: the workspace's code location validates in a fresh process, with the
     dev-mode dbt preparation (``prepare_if_dev``) on and the venv NOT on PATH."""
@@ -117,6 +139,7 @@ def test_dagster_dev_workspace_loads(tmp_path):
     assert "Validation successful for code location ali93" in done.stderr + done.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_ingestion_check_blocks_the_marts(env):
     folder = env["ALI_INBOX_DIR"] / "2024-03" / "ALI01"
     folder.mkdir(parents=True)

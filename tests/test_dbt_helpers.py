@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.assets.marts import build_target, dbt_models, dbt_months_env, environment
+from pipelines.defs.dbt.assets import build_target, dbt_models, dbt_months_env, environment
 from pipelines.resources import PROJECT_ROOT
 
 

@@ -37,7 +37,7 @@ from pipelines.inbox.read import Unreadable, read_table
 from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import Settings, ingest_folder
 from pipelines.raw.prepare import Prepared, prepare
-from pipelines.reference.load import load_reference
+from pipelines.reference.tables import load_reference
 from pipelines.warehouse import connect
 
 FILES = int(os.environ.get("ALI_FUZZ_FILES") or 0)
@@ -190,6 +190,7 @@ DELIVERY = st.tuples(
 )
 
 
+@pytest.mark.slow
 @fuzz("ingestion", 60)
 @given(data=st.data())
 def test_the_ingestion_accounts_for_every_file_in_a_real_warehouse(template, tmp_path, data):

@@ -130,6 +130,7 @@ def test_any_nir_shaped_number_is_withheld(con, inbox, ingest, value):
     }
 
 
+@pytest.mark.slow
 def test_the_refresh_succeeds_when_deliveries_share_an_impossible_date(env, inbox):
     """The case that stopped the platform: 31/02/2025 typed as a birth date by an ALI in March and as an
     entry date by a partner in April. One real refresh of both months: every privacy check passes."""

@@ -429,8 +429,7 @@ def test_a_file_changing_while_archived_leaves_no_copy_under_a_name_its_bytes_do
 
 
 def test_the_ingestion_asset_logs_what_it_deferred_and_its_check_passes(env, monkeypatch):
-    from pipelines.assets.ingestion import raw_deliveries
-    from pipelines.assets.reference import reference_data
+    from pipelines.defs.ingest.assets import raw_deliveries, reference_data
     from pipelines.resources import resources_from_env
 
     monkeypatch.setenv("ALI_INBOX_QUIET_SECONDS", "300")
@@ -471,7 +470,7 @@ def csv_cells(path: Path, delimiter: str) -> list[list[str]]:
 
 
 def test_the_bi_csv_writer_neutralises_every_formula_payload(tmp_path):
-    from pipelines.publication.publish import MARTS, publish
+    from pipelines.publication.snapshot import MARTS, publish
 
     warehouse = tmp_path / "entrepot.duckdb"
     with duckdb.connect(str(warehouse)) as con:
@@ -497,6 +496,7 @@ def test_the_open_data_writer_neutralises_every_formula_payload(tmp_path):
         ["commune", "file_active"], *[[shown, "12"] for shown in payloads.values()]]
 
 
+@pytest.mark.slow
 def test_sender_controlled_text_reaching_published_csv_files_is_neutralised(env):
     """Cells of the inbox never reach a published CSV as text (referent stays in raw, codes are checked
     against the reference); folder and file names do, through ``mart_livraisons``."""

@@ -893,6 +893,7 @@ def test_totals_over_all_rows(wh):
     ]
 
 
+@pytest.mark.slow
 def test_month_without_any_delivery_gets_its_rows_after_a_single_month_run(tmp_path):
     """2024-03 delivered and built; nothing at all for 2024-04; then the run of 2024-05 alone."""
     env = {**os.environ, **platform_env(tmp_path)}

@@ -61,6 +61,7 @@ def number(evaluation, label: str) -> int:
     return evaluation.metadata[label].value
 
 
+@pytest.mark.slow
 def test_a_sample_refresh_passes_the_three_blocking_checks_after_a_real_scan(tmp_path, monkeypatch):
     env = platform_env(tmp_path)
     for name, value in env.items():
@@ -335,6 +336,7 @@ def listening(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_dagster_dev_without_a_host_listens_on_loopback_only(tmp_path):
     """The default of the installed Dagster (``dagster dev`` passes no host, ``dagster-webserver``
     defaults to 127.0.0.1), checked on a real server, not read from its source."""

@@ -16,8 +16,10 @@ import pytest
 from conftest import BENEF_HEADER, benef_row
 
 from pipelines import warehouse
-from pipelines.publication.publish import MARTS
+from pipelines.publication.snapshot import MARTS
 from pipelines.refresh import run_refresh
+
+pytestmark = pytest.mark.slow  # full refreshes
 
 READER = """
 import json, sys, time
@@ -111,7 +113,7 @@ def test_a_run_that_fails_before_publication_leaves_it_byte_identical(env):
 
 def test_the_same_run_publishing_several_times_in_a_second_gets_distinct_snapshots(env):
     """A retried publication step of one run must not collide with its own first snapshot."""
-    from pipelines.publication.publish import KEEP_SNAPSHOTS, current_publication, publish
+    from pipelines.publication.snapshot import KEEP_SNAPSHOTS, current_publication, publish
 
     deliver(env, "2024-03", ["1", "2"])
     assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
@@ -140,7 +142,7 @@ def test_csv_follow_the_french_excel_convention_and_neutralise_formulas(env):
 @pytest.mark.parametrize("text, expected", [("=1+1", "'=1+1"), ("+33 1", "'+33 1"), ("-2", "'-2"),
                                             ("@SUM(A1)", "'@SUM(A1)"), ("ALI Bobigny", "ALI Bobigny")])
 def test_formula_like_text_is_neutralised_in_csv(tmp_path, text, expected):
-    from pipelines.publication.publish import _french_cell
+    from pipelines.publication.snapshot import _french_cell
 
     con = duckdb.connect()
     assert con.execute(f"SELECT {_french_cell('x', 'VARCHAR')} FROM (SELECT ? AS x)", [text]).fetchall() == [

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import REFERENCE_DIR
 
-from pipelines.reference.load import InvalidReference, load_reference
+from pipelines.reference.tables import InvalidReference, load_reference
 from pipelines.warehouse import connect
 
 

@@ -19,11 +19,11 @@ import duckdb
 import pytest
 from conftest import BENEF_HEADER, benef_row, lines, refreshed_sample
 
-from pipelines.assets.report import pages_to_write, rapport_mensuel, report_path
+from pipelines.defs.publish.assets import pages_to_write, rapport_mensuel, report_path
 from pipelines.months import range_tags
-from pipelines.publication.publish import MARTS
-from pipelines.publication.definitions import FORMATS, affiche, definition, marts, nombre
+from pipelines.publication.figures import FORMATS, affiche, definition, marts, nombre
 from pipelines.publication.report import render_report
+from pipelines.publication.snapshot import MARTS
 from pipelines.refresh import run_refresh
 from pipelines.resources import PROJECT_ROOT, PublishResource, WarehouseResource
 
@@ -184,6 +184,7 @@ def trend(page: str, series: str) -> dict[str, float | None]:
     return dict(zip(labels, values))
 
 
+@pytest.mark.slow
 def test_a_late_file_rewrites_exactly_the_reports_whose_charts_include_its_month(env, inbox):
     """15 months of one ALI, March 2024 missing; March arrives late and is refreshed alone: its page and the
     11 following are rewritten with March in their charts, the others are left as they were."""

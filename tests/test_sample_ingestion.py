@@ -14,6 +14,8 @@ from pipelines.inbox.read import Unreadable, read_table
 from pipelines.refresh import run_refresh
 from pipelines.sample import generate
 
+pytestmark = pytest.mark.slow  # a full refresh of the sample
+
 IDENTIFIERS = ("matricule", "nom", "prenom", "date_naissance")
 
 

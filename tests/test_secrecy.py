@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from conftest import refreshed_sample
 
-from pipelines.assets.open_data import open_data
+from pipelines.defs.publish.assets import open_data
 from pipelines.publication import open_data as od
 from pipelines.publication import secrecy
 from pipelines.publication.secrecy import TABLES, Group, determined, suppress, verify

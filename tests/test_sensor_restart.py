@@ -28,6 +28,10 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus  # ti
 
 from pipelines.resources import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # the Dagster daemon
+
+REFRESHES = dg.RunsFilter(job_name="monthly_refresh")  # the freshness sensor launches its own check runs
+
 A, B = "2024-03", "2024-04"
 CONSEILLERS = "referent;fonction;etp;date_arrivee\nR1;CIP;1;2023-01-01\n"
 
@@ -114,15 +118,18 @@ def test_cursor_survives_sigkill_of_the_daemon_without_rerunning_or_skipping_a_f
         _, (first,) = wait_until(lambda: finished_ticks(instance, 1), 240, "premier passage du capteur",
                                  daemons[0].log)
         assert first.status == TickStatus.SUCCESS, first.skip_reason or first.error
-        run_a, = instance.get_runs()
+        run_a, = instance.get_runs(REFRESHES)
         assert run_a.status == dg.DagsterRunStatus.QUEUED and first.run_ids == [run_a.run_id]
         assert run_a.tags["dagster/partition"] == A and run_a.tags["ali/fichiers"] == "2"
         assert run_a.tags["dagster/run_key"] == first.run_keys[0] and run_a.tags["dagster/run_key"].startswith(f"{A}:")
+        # the daemon writes the finished tick, then the sensor's state: kill it once the state holds the cursor
+        state = wait_until(lambda: (s := sensor_ticks(instance)[0]) and s.instigator_data.cursor and s, 60,
+                           "curseur enregistré", daemons[0].log)
         daemons[0].kill()
 
-        state, _ = sensor_ticks(instance)
         cursor_1 = json.loads(first.cursor)
         assert json.loads(state.instigator_data.cursor) == cursor_1  # persisted before the kill
+        assert json.loads(sensor_ticks(instance)[0].instigator_data.cursor) == cursor_1  # and still there after it
         assert set(cursor_1) == {f"{A}/ALI01/beneficiaires.csv", f"{A}/ALI01/conseillers.csv"}
 
         # while the daemon is down: a file for month B lands, a file of A is touched without change
@@ -139,7 +146,7 @@ def test_cursor_survives_sigkill_of_the_daemon_without_rerunning_or_skipping_a_f
 
     assert second.timestamp >= first.timestamp + 60  # the interval held across the restart
     assert second.status == TickStatus.SUCCESS, second.skip_reason or second.error
-    runs = {r.run_id: r for r in instance.get_runs()}
+    runs = {r.run_id: r for r in instance.get_runs(REFRESHES)}
     assert len(runs) == 2 and second.run_ids[0] in runs and run_a.run_id in runs
     run_b = runs[second.run_ids[0]]
     assert (run_b.tags["dagster/partition"], run_b.tags["ali/fichiers"], run_b.tags["ali/premier_fichier"]) == (

@@ -20,9 +20,11 @@ import pytest
 from conftest import REFERENCE_DIR, platform_env
 from dagster_graphql import DagsterGraphQLClient
 
-from pipelines.publication.publish import MARTS
+from pipelines.publication.snapshot import MARTS
 from pipelines.resources import PROJECT_ROOT
 from pipelines.sample import generate
+
+pytestmark = pytest.mark.slow  # the Dagster webserver and Chromium
 
 MONTH = "2024-03"
 SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "dagster-asset-graph.png"
@@ -102,7 +104,8 @@ def refreshed(webserver):
     status = wait_until(lambda: (s := client.get_run_status(run_id)).value in ("SUCCESS", "FAILURE", "CANCELED") and s,
                         600, f"run {run_id}")
     assert status.value == "SUCCESS", (root / "dagster-dev.log").read_text()[-5000:]
-    runs = client._execute("{ runsOrError { ... on Runs { results { runId } } } }")["runsOrError"]["results"]
+    runs = client._execute('{ runsOrError(filter: {pipelineName: "monthly_refresh"}) '
+                           '{ ... on Runs { results { runId } } } }')["runsOrError"]["results"]
     assert [r["runId"] for r in runs] == [run_id]
     return webserver
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.publication.definitions import marts
+from pipelines.publication.figures import marts
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bi.md"
 BEGIN, END = "<!-- dictionnaire: généré depuis _marts.yml -->", "<!-- fin du dictionnaire -->"

@@ -27,9 +27,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipelines.faults import kill_point
-from pipelines.publication.publish import FORMULA_START
+from pipelines.crash_points import kill_point
 from pipelines.publication.secrecy import TABLES, Suppression, suppress, verify
+from pipelines.publication.snapshot import FORMULA_START
 from pipelines.publication.versions import prune, swap_link
 
 SECRET = "s"

@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 from plotly.offline import get_plotlyjs
 
-from pipelines.publication.definitions import Definition, affiche, definition, marts, nombre
+from pipelines.publication.figures import Definition, affiche, definition, marts, nombre
 from pipelines.publication.report_charts import STYLE, trend_charts
 
 MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",

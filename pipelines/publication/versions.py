@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 
 
 def swap_link(link: Path, target: Path) -> None:

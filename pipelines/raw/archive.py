@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 from pipelines.inbox.discover import open_regular
 
 

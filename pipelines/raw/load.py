@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contract import DATASETS
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 from pipelines.privacy.guard import Guard
 from pipelines.raw.prepare import Prepared, prepare
 from pipelines.raw.pseudonymise import HMAC_SQL, Pseudonymiser

@@ -1,7 +1,6 @@
-"""Automation: the monthly schedule and the inbox sensor.
+"""The inbox sensor: late and corrected files refresh their month without anyone acting.
 
-The schedule processes the previous month on the 10th at 06:00 (Europe/Paris), when deliveries due
-by the 5th are in. The sensor requests, per tick, one run for each month that has new or changed files,
+The sensor requests, per tick, one run for each month that has new or changed files,
 so late deliveries and corrected re-sends update their month's marts without anyone acting, and a
 burst of 100 files dropped at once makes one run, not 100. A file still being written (modified
 within ``ALI_INBOX_QUIET_SECONDS``, or changing while hashed) is left out of the cursor, so the first
@@ -22,13 +21,6 @@ import duckdb
 from pipelines.inbox.discover import list_files, month_folders, stable_sha256
 from pipelines.months import monthly_partitions
 from pipelines.resources import env_path
-
-
-def schedule_for(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    return dg.build_schedule_from_partitioned_job(
-        job, name="monthly_refresh_schedule", day_of_month=10, hour_of_day=6,
-        description="Le 10 à 6 h (Europe/Paris) : le mois précédent, dont les livraisons sont dues le 5.",
-    )
 
 
 def _manifest(warehouse: Path) -> dict[str, tuple[str, float]]:

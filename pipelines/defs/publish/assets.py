@@ -1,13 +1,17 @@
-"""The monthly report as a partitioned asset: one self-contained HTML page per month.
+"""Publication stage: what leaves the warehouse, each asset downstream of the marts it reads.
 
-The figures come from the published snapshot (``$ALI_PUBLISH_DIR/marts.duckdb``), not from the
-warehouse, so the report shows exactly what BI users read. The warehouse is opened read-only, and
-closed before any page is written, only for what the snapshot does not hold: quarantine by rule.
-
-The page of month P charts ``mart_departement_mensuel`` over P − 11 … P (``TWELVE_MONTHS``, the
-dependency Dagster shows). So a run that changes month M rewrites the pages of M … M + 11 that the
-marts cover, whether it was started by ``refresh``, the sensor or the UI: a late file never leaves
-a later report showing the hole its month had before.
+- ``published_marts``: the marts as one read-only snapshot for BI tools (DuckDB file, Parquet,
+  French CSV), switched by one atomic rename; downstream of every mart, so a run whose dbt build
+  or tests failed never publishes.
+- ``rapport_mensuel``: one self-contained HTML page per month, read from the published snapshot
+  (what BI users read); the warehouse is opened read-only, and closed before any page is written,
+  only for the quarantine by rule. Page P charts ``mart_departement_mensuel`` over P − 11 … P
+  (``TWELVE_MONTHS``, the dependency Dagster shows), so a run that changes month M rewrites the
+  pages of M … M + 11 that the marts cover, whether started by ``refresh``, the sensor or the UI.
+- ``open_data``: the published marts restricted to what may leave the Département, under
+  statistical secrecy; unpartitioned (one whole snapshot, like the files a portal harvests). Its
+  blocking check ``secret_statistique`` re-reads the written CSV files with ``secrecy.verify``
+  (independent of the suppression code) before they are made current, and once more after.
 """
 
 import os
@@ -17,12 +21,41 @@ import dagster as dg
 import duckdb
 
 from pipelines import warehouse as wh
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
+from pipelines.publication.open_data import check_directory, export
 from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
+from pipelines.publication.secrecy import TABLES
+from pipelines.publication.snapshot import MARTS
+from pipelines.publication.snapshot import publish as publish_snapshot
 from pipelines.raw.summary import quarantine_by_rule
 from pipelines.resources import PublishResource, WarehouseResource
 from pipelines.timings import Stopwatch
+
+
+@dg.asset(
+    key=["publication", "marts"],
+    deps=[dg.AssetKey(["marts", m]) for m in MARTS],
+    group_name="publication",
+    kinds={"duckdb", "parquet", "csv"},
+    pool="warehouse",
+    description="Instantané publié des marts pour les outils BI (marts.duckdb en lecture seule, Parquet, CSV "
+                "à la française), basculé d'un seul renommage atomique ; l'entrepôt n'est jamais ouvert par la BI.",
+)
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
+    directory = Path(publish.directory)
+    clock = Stopwatch()
+    with warehouse.lock(context), clock.stage("publication"):
+        done = publish_snapshot(warehouse.path, directory, context.run.run_id)
+    return dg.MaterializeResult(metadata={
+        "fichier_duckdb": dg.MetadataValue.path(str(directory / "marts.duckdb")),
+        "parquet": dg.MetadataValue.path(str(directory / "parquet")),
+        "csv": dg.MetadataValue.path(str(directory / "csv")),
+        "instantane": done.snapshot.name,
+        "publie_le": done.published_at.isoformat(),
+        **{f"lignes_{m}": n for m, n in done.rows.items()},
+        **clock.metadata(),
+    })
 
 
 TWELVE_MONTHS = dg.TimeWindowPartitionMapping(start_offset=-11, end_offset=0)
@@ -111,4 +144,52 @@ def rapport_mensuel(
         "mois": dg.MetadataValue.int(len(months)),
         "mois_reecrits_apres_le_run": dg.MetadataValue.json(later),
         **clock.metadata(),
+    })
+
+
+OPEN_DATA_KEY = ["publication", "open_data"]
+SECRECY_CHECK = "secret_statistique"
+
+
+def _problems_markdown(problems: list[str]) -> str:
+    shown = "\n".join(f"- {p}" for p in problems[:50])
+    return shown + (f"\n- … et {len(problems) - 50} autres" if len(problems) > 50 else "")
+
+
+@dg.asset(
+    key=OPEN_DATA_KEY,
+    group_name="publication",
+    deps=[dg.AssetKey(["publication", "marts"])],
+    kinds={"csv"},
+    check_specs=[dg.AssetCheckSpec(
+        SECRECY_CHECK, asset=OPEN_DATA_KEY, blocking=True,
+        description="Relit les CSV publiés : aucun compte de 1 à 10 publié, aucune cellule secrète recalculable "
+                    "depuis les totaux publiés, aucun taux publié sur un compte secret.",
+    )],
+    description="Export open data (CSV UTF-8, « , », « s » = secret statistique) des marts par ALI, commune, "
+                "action et département, avec secret primaire (1 à 10) et secondaire ; mart_livraisons exclu.",
+)
+def open_data(context: dg.AssetExecutionContext, publish: PublishResource):
+    """Mask, write aside, verify, switch ``$ALI_PUBLISH_DIR/open_data`` to the new files."""
+    directory = Path(publish.directory)
+    clock = Stopwatch()
+    with clock.stage("open_data"), duckdb.connect(str(directory / "marts.duckdb"), read_only=True) as con:
+        done = export(con, directory / "open_data")
+    counts = {"secret_primaire": done.suppression.primary, "secret_secondaire": done.suppression.secondary,
+              "taux_masques": done.suppression.rates}
+    if done.problems:
+        yield dg.AssetCheckResult(check_name=SECRECY_CHECK, passed=False, metadata={
+            **counts, "violations": len(done.problems),
+            "detail": dg.MetadataValue.md(_problems_markdown(done.problems)),
+        })
+        raise dg.Failure(description=f"export open data refusé ({len(done.problems)} violation(s) du secret "
+                                     f"statistique) : l'export précédent reste en place")
+    served = check_directory(done.directory)
+    yield dg.MaterializeResult(metadata={
+        "dossier": dg.MetadataValue.path(str(done.directory)),
+        "fichiers": dg.MetadataValue.md("\n".join(f"- `{t}.csv` ({done.rows[t]} lignes)" for t in TABLES)),
+        **counts, **clock.metadata(),
+    })
+    yield dg.AssetCheckResult(check_name=SECRECY_CHECK, passed=not served, metadata={
+        **counts, "violations": len(served), "detail": dg.MetadataValue.md(_problems_markdown(served) or "aucune"),
     })

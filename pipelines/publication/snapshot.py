@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 from pipelines.publication.versions import prune, swap_link
 
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",

@@ -1,12 +1,16 @@
-"""Monthly ingestion: every file of ``<inbox>/<YYYY-MM>/`` into the ``raw`` schema.
+"""Ingestion stage: the reference files, then each month's deliveries of the inbox, into the warehouse.
 
-One multi-asset per month partition: the four datasets, the deliveries manifest and the
-quarantine are written together, in one transaction per month (``pipelines.raw.load``).
+- ``reference_data``: the CSV files of ``ALI_REFERENCE_DIR`` as ``reference.*`` tables, replaced in
+  one transaction (an invalid file fails the run and the tables in force stay).
+- ``raw_deliveries``: one multi-asset per month partition: every file of ``<inbox>/<YYYY-MM>/``
+  into the ``raw`` schema: the four datasets, the deliveries manifest and the quarantine written
+  together, in one transaction per month (``pipelines.raw.load``).
 """
+
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.reference import reference_data
 from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
 from pipelines.months import monthly_partitions
@@ -14,8 +18,43 @@ from pipelines.privacy.guard import Guard
 from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder
 from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
-from pipelines.resources import InboxResource, PseudonymisationResource, WarehouseResource
+from pipelines.reference.tables import TABLES, load_reference
+from pipelines.resources import InboxResource, PseudonymisationResource, ReferenceResource, WarehouseResource
 from pipelines.timings import Stopwatch
+
+REFERENCE_DESCRIPTIONS = {
+    "communes": "Les 39 communes de Seine-Saint-Denis (code INSEE, nom, population municipale, EPT).",
+    "communes_anciennes": "Communes fusionnées et leur commune d'accueil (93059 Pierrefitte → 93066 Saint-Denis).",
+    "ali": "Les 22 Agences Locales d'Insertion : code, nom, porteur, communes desservies, date d'ouverture.",
+    "partenaires": "Les structures partenaires : code, nom, thématique, territoire.",
+    "actions": "Catalogue des actions par année : partenaire, thématique, places conventionnées, budget.",
+    "objectifs": "Objectifs du Département (conseillers, places, budget, ALI ouvertes).",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["reference", t.name], description=REFERENCE_DESCRIPTIONS[t.name], group_name="reference",
+                     kinds={"duckdb", "csv"})
+        for t in TABLES
+    ],
+    pool="warehouse",
+)
+def reference_data(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, reference_files: ReferenceResource
+):
+    """Validate every reference file, then replace the ``reference`` schema in one transaction.
+
+    An invalid file fails the run with every problem listed; the tables in force stay unchanged.
+    """
+    with warehouse.lock(context), warehouse.connect() as con:
+        counts = load_reference(con, Path(reference_files.directory))
+    for table in TABLES:
+        yield dg.MaterializeResult(
+            asset_key=["reference", table.name],
+            metadata={"lignes": dg.MetadataValue.int(counts[table.name]), "fichier": table.file},
+        )
+
 
 RAW_DESCRIPTIONS = {
     **{name: f"Lignes valides et pseudonymisées des livraisons « {name} » en vigueur ({d.description})."

@@ -21,7 +21,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines import warehouse as wh
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings

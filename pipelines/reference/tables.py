@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.faults import kill_point
+from pipelines.crash_points import kill_point
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""The publication stage's blocking privacy checks: nothing published holds an identifier of the run's deliveries.
+
+- ``aucun_identifiant_publie`` on ``publication/marts``: the warehouse with the dbt layers built and
+  every file of the publication directory. Fails → no report, no open data.
+- ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports are written
+  too: the publication directory and the whole event log of the run. Fails → the run fails.
+"""
+
+import dagster as dg
+
+from pipelines.privacy.verdict import privacy_check
+
+aucun_identifiant_publie = privacy_check(
+    asset=["publication", "marts"], name="aucun_identifiant_publie", scan_warehouse=True, scan_publication=True,
+    description="Aucune valeur d'identifiant des livraisons du run ni la clé dans l'entrepôt (modèles dbt compris), "
+                "les fichiers publiés (DuckDB, Parquet, CSV, rapports, open data), le journal ou les métadonnées "
+                "du run ; sinon ni rapport ni open data.",
+)
+
+aucun_identifiant_diffuse = privacy_check(
+    asset=["publication", "open_data"], name="aucun_identifiant_diffuse", scan_warehouse=False, scan_publication=True,
+    after=(dg.AssetKey(["publication", "rapport_mensuel"]),),
+    description="Après les rapports mensuels et l'open data : aucune valeur d'identifiant des livraisons du run ni "
+                "la clé dans les fichiers publiés ni dans tout le journal du run.",
+)

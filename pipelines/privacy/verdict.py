@@ -1,0 +1,63 @@
+"""The verdict of a blocking privacy check (contract §5): no identifier of the inbox in clear where the run wrote.
+
+The three checks (``aucun_identifiant_en_clair`` after ingestion, ``aucun_identifiant_publie`` and
+``aucun_identifiant_diffuse`` after publication) are declared with the stage they guard, in
+``pipelines/defs/ingest/checks.py`` and ``pipelines/defs/publish/checks.py``; this module is what
+they share. Each re-reads the run's identifiers from the archive, scans what the run has produced
+so far (``pipelines.privacy.scan``) and fails when one value is found, which stops what depends on
+it (``STOPPED``). They open the warehouse read-only, in pool ``warehouse`` and under its lock (a
+reader conflicts with a writer). Their metadata holds counts and places only, never a value.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.months import months_of
+from pipelines.privacy.scan import scan_places
+from pipelines.resources import InboxResource, PseudonymisationResource, PublishResource, WarehouseResource
+
+
+def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
+                    pseudonymisation: PseudonymisationResource, *, scan_warehouse: bool,
+                    publish_dir: Path | None) -> dg.AssetCheckResult:
+    """The check's result: passed, or the places found (table, column, file, row: never a value)."""
+    with warehouse.lock(context):  # read-only, but DuckDB refuses a reader while another process writes
+        scan = scan_places(
+            warehouse.path, Path(inbox.archive_dir), months_of(context), context.run.run_id,
+            key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
+            instance=context.instance,
+        )
+    where = sorted({f.lieu for f in scan.findings})
+    metadata = scan.metadata()
+    return dg.AssetCheckResult(
+        passed=scan.passed, metadata={**metadata, "detail": dg.MetadataValue.md(metadata["detail"]),
+                                      "lieux": dg.MetadataValue.json(metadata["lieux"]),
+                                      "que_faire": dg.MetadataValue.md(metadata["que_faire"] or "rien")},
+        description=None if scan.passed else f"{len(scan.findings)} texte(s) contenant un identifiant en clair "
+                                              f"({', '.join(where)}) : voir « detail » (lieux, jamais les valeurs).",
+    )
+
+
+def privacy_check(*, asset: list[str], name: str, description: str, scan_warehouse: bool, scan_publication: bool,
+                  after: tuple[dg.AssetKey, ...] = ()) -> dg.AssetChecksDefinition:
+    """A blocking privacy check on ``asset`` that scans the warehouse and/or the publication directory."""
+
+    @dg.asset_check(asset=asset, name=name, description=description, blocking=True, pool="warehouse",
+                    additional_deps=list(after))
+    def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
+              pseudonymisation: PseudonymisationResource, publish: PublishResource):
+        return privacy_verdict(context, warehouse, inbox, pseudonymisation, scan_warehouse=scan_warehouse,
+                               publish_dir=Path(publish.directory) if scan_publication else None)
+
+    return check
+
+
+STOPPED = {
+    "aucun_identifiant_en_clair": "ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open "
+                                  "data sont ceux du run précédent.",
+    "aucun_identifiant_publie": "ni rapport ni open data n'ont été écrits ; l'instantané BI de ce run est déjà en "
+                                "place (ce contrôle suit sa bascule) : le remplacer par le précédent avant tout.",
+    "aucun_identifiant_diffuse": "les rapports et l'open data de ce run sont écrits : les retirer avant tout.",
+}
+"""What a failing check has stopped, and what was already published before it ran."""
