@@ -15,16 +15,20 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.contract import DATASETS
+
 SCRIPT = Path(__file__).with_name("floor.sql")
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 """The contract's closed lists (which exit motifs are positive, which functions accompany)."""
+DEFAULT_ORGANISME = DATASETS["beneficiaires"].column("organisme").default
 
 
 def run_floor(month_dir: Path, month: str) -> dict:
     """Run the floor on ``month_dir`` (``<inbox>/<YYYY-MM>``) for ``month`` (``YYYY-MM-01``)."""
     sql = (SCRIPT.read_text(encoding="utf-8")
            .replace("__MONTH_DIR__", str(Path(month_dir).resolve()).replace("'", "''"))
-           .replace("__MONTH__", month).replace("__SEEDS__", str(SEEDS).replace("'", "''")))
+           .replace("__MONTH__", month).replace("__SEEDS__", str(SEEDS).replace("'", "''"))
+           .replace("__DEFAULT_ORGANISME__", DEFAULT_ORGANISME))
     started = time.perf_counter()
     con = duckdb.connect()
     try:

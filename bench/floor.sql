@@ -38,7 +38,7 @@ CREATE MACRO as_date(x) AS CASE WHEN contains(x, '/') THEN try_strptime(trim(x),
 CREATE MACRO as_number(x) AS try_cast(replace(regexp_replace(x, '\\x[0-9A-Fa-f]{2}|[\s\x{00A0}\x{202F}]', '', 'g'), ',', '.') AS DOUBLE);
 CREATE MACRO as_code(x) AS nullif(upper(trim(x)), '');
 CREATE MACRO as_person(organisme, matricule) AS CASE WHEN regexp_full_match(trim(matricule), '\d{1,7}')
-    THEN coalesce(as_code(organisme), 'CAF') || lpad(trim(matricule), 7, '0') END;
+    THEN coalesce(as_code(organisme), '__DEFAULT_ORGANISME__') || lpad(trim(matricule), 7, '0') END;
 
 SET VARIABLE debut = DATE '__MONTH__';
 SET VARIABLE fin = last_day(DATE '__MONTH__');

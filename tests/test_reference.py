@@ -66,6 +66,22 @@ def test_invalid_reference_lists_every_problem_and_keeps_the_tables_in_force(tmp
     assert con.execute("SELECT count(*) FROM reference.ali").fetchall()[0][0] == 22
 
 
+def test_barrier_themes_load_and_their_three_rules_hold(tmp_path, reference_copy):
+    con = connect(tmp_path / "w.duckdb")
+    assert load_reference(con, reference_copy)["freins_thematiques"] == 10
+    assert con.execute("SELECT thematique FROM reference.freins_thematiques WHERE frein = 'LANGUE'").fetchall() == [
+        ("FRANCAIS",)]
+    with (reference_copy / "freins_thematiques.csv").open("a") as f:
+        f.write("LANGUE,FRANCAIS\nPERMIS,VIE_QUOTIDIENNE\nSANTE,YOGA\n")
+    with pytest.raises(InvalidReference) as error:
+        load_reference(con, reference_copy)
+    message = str(error.value)
+    assert "freins_thematiques.csv : couple en double (LANGUE FRANCAIS)" in message
+    assert "freins_thematiques.csv : frein absent du contrat (PERMIS)" in message
+    assert "freins_thematiques.csv : thématique absente du catalogue des actions (YOGA)" in message
+    assert con.execute("SELECT count(*) FROM reference.freins_thematiques").fetchall() == [(10,)]
+
+
 def test_contract_doc_and_dbt_seeds_are_generated_from_the_declaration():
     from pipelines.contract_render import outputs
 

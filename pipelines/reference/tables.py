@@ -1,4 +1,4 @@
-"""Reference data (ALI, partners, action catalogue, communes, targets): validated, then loaded whole.
+"""Reference data (ALI, partners, action catalogue, barriers → themes, communes, targets): validated, then loaded whole.
 
 These CSV files are data, not code: a new partner, ALI or action is a new row. A file that breaks a
 rule stops the load with every problem listed, and the previous reference tables stay in force.
@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.contract import FREINS
 from pipelines.crash_points import kill_point
 
 
@@ -78,6 +79,16 @@ TABLES = (
             ("SELECT code_action || ' ' || annee FROM src WHERE try_cast(places_conventionnees AS INTEGER) IS NULL "
              "OR try_cast(places_conventionnees AS INTEGER) < 0 OR try_cast(annee AS INTEGER) IS NULL "
              "OR try_cast(budget_annuel_eur AS DOUBLE) IS NULL", "nombre invalide"),
+        ),
+    ),
+    ReferenceTable(
+        "freins_thematiques", "freins_thematiques.csv",
+        "SELECT frein, thematique FROM src",
+        (
+            ("SELECT frein || ' ' || thematique FROM src GROUP BY ALL HAVING count(*) > 1", "couple en double"),
+            (f"SELECT frein FROM src WHERE frein NOT IN {tuple(FREINS)}", "frein absent du contrat"),
+            ("SELECT thematique FROM src WHERE thematique NOT IN (SELECT thematique FROM new_actions)",
+             "thématique absente du catalogue des actions"),
         ),
     ),
     ReferenceTable(

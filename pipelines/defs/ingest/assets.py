@@ -28,6 +28,7 @@ REFERENCE_DESCRIPTIONS = {
     "ali": "Les 22 Agences Locales d'Insertion : code, nom, porteur, communes desservies, date d'ouverture.",
     "partenaires": "Les structures partenaires : code, nom, thématique, territoire.",
     "actions": "Catalogue des actions par année : partenaire, thématique, places conventionnées, budget.",
+    "freins_thematiques": "Thématiques d'actions qui répondent à chaque frein des bénéficiaires (un couple par ligne).",
     "objectifs": "Objectifs du Département (conseillers, places, budget, ALI ouvertes).",
 }
 
