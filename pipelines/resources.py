@@ -34,13 +34,20 @@ def env_path(name: str, environ: dict[str, str] | None = None) -> str:
     return str(Path(environ.get(name) or PROJECT_ROOT / DEFAULTS[name]))
 
 
+HELD, RELEASED = "entrepôt pris", "entrepôt rendu"
+"""Debug events around each step's hold of the warehouse: the run's log shows who waited for whom."""
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse (``ALI_WAREHOUSE``); one writer at a time (pool ``warehouse``).
 
     Every step that opens it holds its lock (``with warehouse.lock(context)``) for the whole step:
     another run, even one the pool does not see (a CLI run, dbt), waits for it. Per step, not per
     run: a step takes its pool slot first, then the lock, so a run never holds the lock while it
-    waits for a slot that a step waiting for the lock holds.
+    waits for a slot that a step waiting for the lock holds. The lock is the guarantee, the pool an
+    economy: Dagster's SQLite storage cannot make a slot claim atomic (it ignores ``FOR UPDATE SKIP
+    LOCKED``), so two steps of runs started in the same instant can both get the one slot; the
+    second then waits here.
     """
 
     path: str
@@ -52,7 +59,11 @@ class WarehouseResource(dg.ConfigurableResource):
         Bad data never raises here: it is quarantined or rejected, and a failed check blocks."""
         try:
             with warehouse_lock(self.path, holder=f"run {context.run.run_id}"):
-                yield
+                context.log.debug(HELD)
+                try:
+                    yield
+                finally:
+                    context.log.debug(RELEASED)
         except (WarehouseBusy, duckdb.IOException) as error:
             retries = int(os.environ.get("ALI_RETRIES", "3"))
             wait = float(os.environ.get("ALI_RETRY_WAIT_SECONDS", "60"))
