@@ -244,6 +244,7 @@ SEEDS: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
     "contrat_resultats_sortie": (("resultat_sortie", "est_positif"),
                                  [(r, r in RESULTATS_SORTIE_POSITIFS) for r in RESULTATS_SORTIE]),
     "contrat_fonctions": (("fonction", "est_accompagnement"), [(f, f in FONCTIONS_ACCOMPAGNEMENT) for f in FONCTIONS]),
+    "contrat_freins": (("frein",), [(f,) for f in FREINS]),
     "contrat_jeux_par_source": (("source_type", "dataset"),
                                 [(t, d) for t, names in DATASETS_BY_SOURCE_TYPE.items() for d in names]),
 }

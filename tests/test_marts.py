@@ -59,6 +59,7 @@ COLUMNS = {
         "periode", "code_ali", "nom_ali", "livre", "file_active", "accompagnes_fin_mois", "entrees", "sorties",
         "sorties_positives", "taux_sorties_positives", "etp_accompagnement", "accompagnes_par_etp",
         "delai_moyen_orientation_rdv_j", "part_rdv_sous_30j", "taux_contractualisation", "entretiens_par_personne",
+        "activite_renseignee", "part_activite_15h",  # v2 (parcours.md), at the end
     ],
     "mart_departement_mensuel": [
         "periode", "ali_ouvertes", "ali_ayant_livre", "file_active", "accompagnes_fin_mois", "personnes_multi_ali",
@@ -70,6 +71,7 @@ COLUMNS = {
         "periode", "code_action", "code_partenaire", "thematique", "livre", "places_conventionnees",
         "places_occupees", "taux_occupation", "participants", "entrees", "sorties", "sorties_positives",
         "prescriptions", "montant_consomme_eur",
+        "prescrits", "prescrits_entres_3m", "taux_concretisation_3m",  # v2 (parcours.md), at the end
     ],
     "mart_territoire_mensuel": [
         "periode", "code_insee", "commune", "ept", "population_municipale", "file_active",
@@ -79,27 +81,44 @@ COLUMNS = {
         "periode", "source_code", "source_type", "dataset", "attendu", "statut", "fichier", "recu_le", "sha256",
         "lignes_lues", "lignes_chargees", "lignes_quarantaine", "lignes_ignorees", "motif_rejet", "versions_recues",
     ],
+    "mart_parcours_cohortes": [
+        "cohorte", "code_ali", "nom_ali", "entrants", "mature_6m", "mature_12m", "sortis_6m", "sortis_positifs_6m",
+        "taux_sorties_positives_6m", "sortis_12m", "sortis_positifs_12m", "taux_sorties_positives_12m",
+        "contrats_60j", "taux_contrat_60j", "delai_moyen_contrat_j",
+    ],
+    "mart_freins_mensuel": [
+        "periode", "code_ali", "nom_ali", "frein", "personnes", "personnes_orientees", "taux_orientation",
+        "personnes_en_action", "taux_en_action",
+    ],
 }
+MONTH = {"mart_parcours_cohortes": "cohorte"}
+"""The month column of a mart when it is not periode."""
 KEYS = {
     "mart_ali_mensuel": ("periode", "code_ali"),
     "mart_departement_mensuel": ("periode",),
     "mart_actions_mensuel": ("periode", "code_action"),
     "mart_territoire_mensuel": ("periode", "code_insee"),
     "mart_livraisons": ("periode", "source_code", "dataset"),
+    "mart_parcours_cohortes": ("cohorte", "code_ali"),
+    "mart_freins_mensuel": ("periode", "code_ali", "frein"),
 }
 # "Rates are DOUBLE"; ratios and means are compared as floats too.
 RATES = {
     "taux_sorties_positives", "accompagnes_par_etp", "delai_moyen_orientation_rdv_j", "part_rdv_sous_30j",
     "taux_contractualisation", "entretiens_par_personne", "taux_occupation", "accompagnes_pour_1000_hab",
+    "part_activite_15h", "taux_concretisation_3m", "taux_sorties_positives_6m", "taux_sorties_positives_12m",
+    "taux_contrat_60j", "delai_moyen_contrat_j", "taux_orientation", "taux_en_action",
 }
-BOOLEANS = {"livre", "attendu"}
+BOOLEANS = {"livre", "attendu", "mature_6m", "mature_12m"}
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "UHUGEINT"}
 COUNTS = {
     "file_active", "accompagnes_fin_mois", "entrees", "sorties", "sorties_positives", "ali_ouvertes",
     "ali_ayant_livre", "personnes_multi_ali", "places_conventionnees", "places_occupees", "participants",
     "prescriptions", "population_municipale", "lignes_lues", "lignes_chargees", "lignes_quarantaine",
-    "lignes_ignorees", "versions_recues",
+    "lignes_ignorees", "versions_recues", "activite_renseignee", "prescrits", "prescrits_entres_3m", "entrants",
+    "sortis_6m", "sortis_positifs_6m", "sortis_12m", "sortis_positifs_12m", "contrats_60j", "personnes",
+    "personnes_orientees", "personnes_en_action",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +439,7 @@ def fetch(con, mart: str) -> dict[tuple, dict]:
     The marts also hold the other months of their calendar (the spec does not say which months a
     mart covers); nobody delivered for them here, so only 2024-03 and 2024-04 are compared.
     """
-    cursor = con.execute(f"SELECT * FROM marts.{mart} WHERE periode IN ($1, $2)", [M1, M2])
+    cursor = con.execute(f"SELECT * FROM marts.{mart} WHERE {MONTH.get(mart, 'periode')} IN ($1, $2)", [M1, M2])
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     by_key = {tuple(r[k] for k in KEYS[mart]): r for r in rows}
@@ -481,6 +500,8 @@ def ali_row(periode, code, livre=False, file_active=None, fin_mois=None, entrees
         "sorties_positives": positives, "taux_sorties_positives": taux_sp, "etp_accompagnement": etp,
         "accompagnes_par_etp": par_etp, "delai_moyen_orientation_rdv_j": delai, "part_rdv_sous_30j": part30,
         "taux_contractualisation": contrat, "entretiens_par_personne": entretiens,
+        # no row of the fixture gives heures_activite: 0 persons with an activity, share NULL
+        "activite_renseignee": 0 if livre else None, "part_activite_15h": None,
     }
 
 
@@ -574,7 +595,7 @@ EXPECTED_DEPARTEMENT = {
 
 
 def action_row(periode, code, livre=False, places=None, occupees=None, taux=None, participants=None,
-               entrees=None, sorties=None, positives=None, prescriptions=0, montant=None):
+               entrees=None, sorties=None, positives=None, prescriptions=0, montant=None, prescrits=None):
     ref = CATALOGUE_2024[code]
     return {
         "periode": periode, "code_action": code, "code_partenaire": ref["code_partenaire"],
@@ -583,6 +604,9 @@ def action_row(periode, code, livre=False, places=None, occupees=None, taux=None
         "places_occupees": occupees, "taux_occupation": taux, "participants": participants, "entrees": entrees,
         "sorties": sorties, "sorties_positives": positives, "prescriptions": prescriptions,
         "montant_consomme_eur": montant,
+        # distinct persons; prescrits_entres_3m needs M + 2 ≤ L = 2024-04: NULL for March and April
+        "prescrits": prescriptions if prescrits is None else prescrits, "prescrits_entres_3m": None,
+        "taux_concretisation_3m": None,
     }
 
 
@@ -606,6 +630,47 @@ EXPECTED_ACTIONS = {
 for _periode in (M1, M2):
     for _code in CATALOGUE_2024:
         EXPECTED_ACTIONS.setdefault((_periode, _code), action_row(_periode, _code))
+
+
+def cohorte_row(cohorte, code, entrants=None, delai=None):
+    """L = 2024-04 (last month with a valid beneficiaires delivery): March and April have neither 6
+    nor 12 months of hindsight, nor the 2 months of the 60-day contract rate; only entrants and the
+    mean delay (no maturity condition) are observed, when the ALI delivered the cohort's month."""
+    return {
+        "cohorte": cohorte, "code_ali": code, "nom_ali": ALI_NAMES[code], "entrants": entrants,
+        "mature_6m": False, "mature_12m": False, "sortis_6m": None, "sortis_positifs_6m": None,
+        "taux_sorties_positives_6m": None, "sortis_12m": None, "sortis_positifs_12m": None,
+        "taux_sorties_positives_12m": None, "contrats_60j": None, "taux_contrat_60j": None,
+        "delai_moyen_contrat_j": delai,
+    }
+
+
+EXPECTED_COHORTES = {
+    # passages entering in March: E 03-04, F (MSA) 03-01, G (CAF) 03-31, L 03-28, and P (1000013, entree
+    # 03-02) known only from April's delivery; X is quarantined. Contracts: F's passage gets 04-30 from
+    # April (F', 60 days), P 03-05 (3 days) → (60 + 3) / 2
+    (M1, "ALI01"): cohorte_row(M1, "ALI01", 5, 31.5),
+    (M1, "ALI02"): cohorte_row(M1, "ALI02", 2),  # a 03-26, c 03-15 (g quarantined); no contract
+    (M1, "ALI03"): cohorte_row(M1, "ALI03", 0),  # delivered, every row quarantined
+    (M2, "ALI01"): cohorte_row(M2, "ALI01", 2),  # M 04-01, N 04-15
+    (M2, "ALI22"): cohorte_row(M2, "ALI22", 3),  # G'' 04-11, 3000001 04-09, 3000002 04-03
+}
+for _periode in (M1, M2):
+    for _code in OPEN[_periode]:
+        EXPECTED_COHORTES.setdefault((_periode, _code), cohorte_row(_periode, _code))
+
+FREINS = ("LOGEMENT", "SANTE", "GARDE_ENFANTS", "MOBILITE", "LANGUE", "NUMERIQUE", "ADMINISTRATIF", "FINANCES")
+LIVRE = {(M1, "ALI01"), (M1, "ALI02"), (M1, "ALI03"), (M2, "ALI01"), (M2, "ALI22")}
+# no row of the fixture lists a frein: 0 persons (rates NULL) where the ALI delivered, NULL elsewhere
+EXPECTED_FREINS = {
+    (periode, code, frein): {
+        "periode": periode, "code_ali": code, "nom_ali": ALI_NAMES[code], "frein": frein,
+        "personnes": 0 if (periode, code) in LIVRE else None, "personnes_orientees": 0 if (periode, code) in LIVRE
+        else None, "taux_orientation": None, "personnes_en_action": 0 if (periode, code) in LIVRE else None,
+        "taux_en_action": None,
+    }
+    for periode in (M1, M2) for code in OPEN[periode] for frein in FREINS
+}
 
 
 def territoire_row(periode, code, file_active=0):
@@ -733,6 +798,8 @@ EXPECTED = {
     "mart_actions_mensuel": EXPECTED_ACTIONS,
     "mart_territoire_mensuel": EXPECTED_TERRITOIRE,
     "mart_livraisons": EXPECTED_LIVRAISONS,
+    "mart_parcours_cohortes": EXPECTED_COHORTES,
+    "mart_freins_mensuel": EXPECTED_FREINS,
 }
 # The rows the fixture is about (one test each); every other expected row is checked in bulk.
 FOCUS = {
@@ -746,6 +813,8 @@ FOCUS = {
     "mart_livraisons": [k for k in EXPECTED_LIVRAISONS if EXPECTED_LIVRAISONS[k]["statut"] != "ABSENT"]
     + [(M1, "ALI02", "conseillers"), (M1, "ALI15", "beneficiaires"), (M1, "P079", "participations"),
        (M2, "ALI01", "conseillers"), (M2, "ALI02", "beneficiaires"), (M2, "ALI20", "beneficiaires")],
+    "mart_parcours_cohortes": [(M1, "ALI01"), (M1, "ALI02"), (M1, "ALI03"), (M2, "ALI01"), (M2, "ALI22")],
+    "mart_freins_mensuel": [],
 }
 
 # Disagreements between these hand figures and the models, decided from the spec (see the reasons).
@@ -810,8 +879,8 @@ def test_column_types(wh, mart):
         "AND table_name = ?", [mart]).fetchall())
     problems = []
     for column, kind in types.items():
-        if column == "periode" and kind != "DATE":
-            problems.append(f"periode is {kind}, the spec says DATE")
+        if column in ("periode", "cohorte") and kind != "DATE":
+            problems.append(f"{column} is {kind}, the spec says DATE")
         if column in RATES and kind != "DOUBLE":
             problems.append(f"{column} is {kind}, rates are DOUBLE")
         if column in BOOLEANS and kind != "BOOLEAN":
@@ -834,8 +903,8 @@ def test_row_keys_are_exactly_the_expected_rows(wh, mart):
 
 def test_row_counts(wh):
     per_month = {
-        mart: dict(wh.execute(f"SELECT periode, count(*) FROM marts.{mart} WHERE periode IN ($1, $2) GROUP BY 1",
-                              [M1, M2]).fetchall())
+        mart: dict(wh.execute(f"SELECT {MONTH.get(mart, 'periode')}, count(*) FROM marts.{mart} "
+                              f"WHERE {MONTH.get(mart, 'periode')} IN ($1, $2) GROUP BY 1", [M1, M2]).fetchall())
         for mart in COLUMNS
     }
     assert per_month == {
@@ -844,6 +913,8 @@ def test_row_counts(wh):
         "mart_actions_mensuel": {M1: 191, M2: 191},
         "mart_territoire_mensuel": {M1: 39, M2: 39},
         "mart_livraisons": {M1: 205, M2: 208},
+        "mart_parcours_cohortes": {M1: 20, M2: 22},
+        "mart_freins_mensuel": {M1: 20 * 8, M2: 22 * 8},
     }
 
 
@@ -908,9 +979,10 @@ def test_month_without_any_delivery_gets_its_rows_after_a_single_month_run(tmp_p
     except AssertionError as error:
         failure = str(error)[:300]
     with warehouse.connect(tmp_path / "warehouse" / "ali.duckdb", read_only=True) as con:
-        april = {mart: con.execute(f"SELECT count(*) FROM marts.{mart} WHERE periode = DATE '2024-04-01'")
-                 .fetchone()[0] for mart in COLUMNS}
+        april = {mart: con.execute(f"SELECT count(*) FROM marts.{mart} WHERE {MONTH.get(mart, 'periode')} "
+                                   "= DATE '2024-04-01'").fetchone()[0] for mart in COLUMNS}
     # April: 22 ALI open on 2024-04-30; 191 catalogue actions; 39 communes; 22 × 2 + 82 × 2 = 208 keys
     assert april == {"mart_ali_mensuel": 22, "mart_departement_mensuel": 1, "mart_actions_mensuel": 191,
-                     "mart_territoire_mensuel": 39, "mart_livraisons": 208}
+                     "mart_territoire_mensuel": 39, "mart_livraisons": 208, "mart_parcours_cohortes": 22,
+                     "mart_freins_mensuel": 22 * 8}
     assert failure is None, failure

@@ -22,14 +22,17 @@
 {%- endmacro %}
 
 
-{#- SQL condition on `column` restricting an incremental run to the requested months ('true' otherwise). -#}
-{% macro filtre_periodes(column='periode') -%}
+{#- SQL condition on `column` restricting an incremental run to the months it refreshes ('true'
+    otherwise), widened for a mart whose month M reads other months' data: `recul` months before
+    the first refreshed month (M reads up to M + recul), `avance` months after the last one (M reads
+    down to M − avance). -#}
+{% macro filtre_periodes(column='periode', recul=0, avance=0) -%}
     {%- set min_p = _periode_var('min_periode') -%}
     {%- set max_p = _periode_var('max_periode') -%}
     {%- if is_incremental() and (min_p or max_p) -%}
-        {%- if min_p %}{{ column }} >= date '{{ min_p }}'{% endif -%}
+        {%- if min_p %}{{ column }} >= date '{{ min_p }}' - interval {{ recul }} month{% endif -%}
         {%- if min_p and max_p %} and {% endif -%}
-        {%- if max_p %}{{ column }} <= date '{{ max_p }}'{% endif -%}
+        {%- if max_p %}{{ column }} <= date '{{ max_p }}' + interval {{ avance }} month{% endif -%}
     {%- else -%}
         true
     {%- endif -%}
@@ -37,10 +40,14 @@
 
 
 {#- pre-hook of the marts: on an incremental run, delete the rows of the months being rebuilt
-    (every month when no var is given), so the delete+insert leaves no stale row behind. -#}
-{% macro supprimer_periodes_rafraichies() -%}
+    (every month when no var is given), so the delete+insert leaves no stale row behind. The month
+    column is the mart's unique_key. A mart reading other months adds its own pre-hook (hooks add
+    up) with a wider window (see filtre_periodes) and `aussi`, a condition on its rows that must be
+    rebuilt whatever the months (e.g. those waiting for a later month to mature). -#}
+{% macro supprimer_periodes_rafraichies(recul=0, avance=0, aussi=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ filtre_periodes('periode') }}
+        delete from {{ this }} where {{ filtre_periodes(config.get('unique_key'), recul, avance) }}
+        {%- if aussi %} or ({{ aussi }}){% endif %}
     {%- endif -%}
 {%- endmacro %}
 
@@ -50,8 +57,26 @@
     month without deliveries between the months already built and the one a run asks for). -#}
 {% macro mois_a_construire(column='periode') -%}
     {%- if is_incremental() -%}
-        {{ column }} not in (select distinct periode from {{ this }})
+        {{ column }} not in (select distinct {{ config.get('unique_key') }} from {{ this }})
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The cohorts of mart_parcours_cohortes a refresh of months [a, b] must rebuild beyond [a − 12, b]
+    (rendered in its pre-hook, before the delete): every cohort of an entry date found in the rows
+    of [a, b] (a late exit or contract changes an old cohort), and, when L moves past the mart's last
+    cohort, the cohorts not yet mature at 12 months (their NULLs follow L). -#}
+{% macro cohortes_a_reprendre() -%}
+    cohorte in (
+        select distinct cast(date_trunc('month', date_entree) as date)
+        from {{ ref('int_beneficiaires_mois') }}
+        where date_entree is not null and {{ filtre_periodes('periode') }}
+    )
+    or (
+        not mature_12m
+        and (select max(dernier_mois_observe) from {{ ref('int_dernier_mois_observe') }})
+            > (select max(cohorte) from {{ this }})
+    )
 {%- endmacro %}

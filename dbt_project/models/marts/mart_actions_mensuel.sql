@@ -1,4 +1,8 @@
 -- One row per (periode, code_action) of the catalogue of the year of M. See _marts.yml.
+-- prescrits_entres_3m of M reads the participations of M to M + 2: a refresh of months [a, b]
+-- rebuilds [a − 2, b], and the months still waiting for their M + 2 (NULL) to follow L.
+{{ config(pre_hook="{{ supprimer_periodes_rafraichies(recul=2, aussi='prescrits_entres_3m is null') }}") }}
+
 with
 
 actions as (
@@ -20,6 +24,12 @@ prescriptions as (
 
 ),
 
+dernier_mois_observe as (
+
+    select * from {{ ref('int_dernier_mois_observe') }}
+
+),
+
 final as (
 
     select
@@ -38,8 +48,18 @@ final as (
         case when actions.livre_participations then coalesce(participations.sorties_positives, 0) end
             as sorties_positives,
         coalesce(prescriptions.prescriptions, 0) as prescriptions,
-        actions.montant_consomme_eur
+        actions.montant_consomme_eur,
+        coalesce(prescriptions.prescrits, 0) as prescrits,
+        case
+            when actions.periode + interval 2 month <= dernier_mois_observe.dernier_mois_observe
+                then coalesce(prescriptions.prescrits_entres_3m, 0)
+        end as prescrits_entres_3m,
+        case
+            when actions.periode + interval 2 month <= dernier_mois_observe.dernier_mois_observe
+                then cast(prescriptions.prescrits_entres_3m as double) / nullif(prescriptions.prescrits, 0)
+        end as taux_concretisation_3m
     from actions
+    left join dernier_mois_observe on true
     left join participations
         on participations.periode = actions.periode
         and participations.code_partenaire = actions.code_partenaire

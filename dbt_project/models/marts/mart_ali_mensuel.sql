@@ -1,9 +1,9 @@
 -- One row per (periode, code_ali) for every ALI open on E. See _marts.yml for each definition.
 with
 
-ali_ouvertes as (
+ali_livre as (
 
-    select * from {{ ref('int_ali_ouvertes_mois') }}
+    select * from {{ ref('int_ali_livre_mois') }}
     where {{ mois_a_construire('periode') }}
 
 ),
@@ -42,26 +42,22 @@ etp as (
 ali_mois as (
 
     select
-        ali_ouvertes.periode,
-        ali_ouvertes.code_ali,
-        ali_ouvertes.nom_ali,
-        livraison_beneficiaires.source_code is not null as livre,
+        ali_livre.periode,
+        ali_livre.code_ali,
+        ali_livre.nom_ali,
+        ali_livre.livre,
         -- NULL without a valid conseillers delivery; 0.0 with one but no adviser counted
         case
             when livraison_conseillers.source_code is not null then coalesce(etp.etp_accompagnement, 0.0)
         end as etp_accompagnement
-    from ali_ouvertes
-    left join livraisons as livraison_beneficiaires
-        on livraison_beneficiaires.periode = ali_ouvertes.periode
-        and livraison_beneficiaires.source_code = ali_ouvertes.code_ali
-        and livraison_beneficiaires.dataset = 'beneficiaires'
+    from ali_livre
     left join livraisons as livraison_conseillers
-        on livraison_conseillers.periode = ali_ouvertes.periode
-        and livraison_conseillers.source_code = ali_ouvertes.code_ali
+        on livraison_conseillers.periode = ali_livre.periode
+        and livraison_conseillers.source_code = ali_livre.code_ali
         and livraison_conseillers.dataset = 'conseillers'
     left join etp
-        on etp.periode = ali_ouvertes.periode
-        and etp.code_ali = ali_ouvertes.code_ali
+        on etp.periode = ali_livre.periode
+        and etp.code_ali = ali_livre.code_ali
 
 ),
 
@@ -88,7 +84,9 @@ final as (
         case when ali_mois.livre then b.delai_moyen_orientation_rdv_j end as delai_moyen_orientation_rdv_j,
         case when ali_mois.livre then b.part_rdv_sous_30j end as part_rdv_sous_30j,
         case when ali_mois.livre then b.taux_contractualisation end as taux_contractualisation,
-        case when ali_mois.livre then b.entretiens_par_personne end as entretiens_par_personne
+        case when ali_mois.livre then b.entretiens_par_personne end as entretiens_par_personne,
+        case when ali_mois.livre then coalesce(b.activite_renseignee, 0) end as activite_renseignee,
+        case when ali_mois.livre then b.part_activite_15h end as part_activite_15h
     from ali_mois
     left join indicateurs_beneficiaires as b
         on b.periode = ali_mois.periode

@@ -136,11 +136,18 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         rebuilt = [k for k in monthly_partitions.get_partition_keys()
                    if months["ALI_MIN_PERIODE"][:7] <= k <= months["ALI_MAX_PERIODE"][:7]]
         timings = as_metadata(dbt_timings(invocation.get_artifact("run_results.json")))
-        yield from with_mart_row_counts(marts, warehouse.path, months,
+        yield from with_mart_row_counts(marts, warehouse.path, months, month_columns(invocation.manifest),
                                         {**timings, "mois_reconstruits": dg.MetadataValue.json(rebuilt)})
 
 
-def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra: dict | None = None):
+def month_columns(manifest: dict) -> dict[str, str]:
+    """Each mart's month column (its ``unique_key``: periode, or cohorte for the cohorts)."""
+    return {uid: node["config"].get("unique_key") or "periode" for uid, node in manifest["nodes"].items()
+            if uid.startswith("model.ali93.mart_")}
+
+
+def with_mart_row_counts(events: list, path: str, months: dict[str, str], month_column: dict[str, str],
+                         extra: dict | None = None):
     """Add each mart's row count (all months, and the run's months) and ``extra`` to its materialization.
 
     Counted with our own short-lived read-only connection once dbt has exited: dagster-dbt's
@@ -153,8 +160,9 @@ def with_mart_row_counts(events: list, path: str, months: dict[str, str], extra:
         with wh.connect(path, read_only=True) as con:
             for unique_id in marts:
                 table = unique_id.rsplit(".", 1)[1]
+                column = month_column[unique_id]
                 counts[unique_id] = con.execute(
-                    f"SELECT count(*), count(*) FILTER (periode BETWEEN ?::DATE AND ?::DATE) FROM marts.{table}",
+                    f"SELECT count(*), count(*) FILTER ({column} BETWEEN ?::DATE AND ?::DATE) FROM marts.{table}",
                     [months["ALI_MIN_PERIODE"], months["ALI_MAX_PERIODE"]],
                 ).fetchall()[0]
     for event in events:
