@@ -17,6 +17,7 @@ from pipelines import warehouse
 from pipelines.inbox.discover import month_folders, other_folders
 from pipelines.months import monthly_partitions, partition_range, range_tags
 from pipelines.publication.figures import affiche, definition
+from pipelines.publication.parcours import lignes_resume
 from pipelines.raw.summary import format_summary, month_summary, quarantine_by_rule
 from pipelines.resources import env_path
 from pipelines.warehouse_lock import warehouse_lock
@@ -125,11 +126,13 @@ def main(period: str | None) -> int:
         rows = month_summary(con, [*months, *other_folders(inbox)])
         rules = quarantine_by_rule(con, months)
         figures = headline(con, max(months))
+        parcours = lignes_resume(con, max(months))
     print(format_summary(rows))
     print("\nquarantaine par règle (motifs, une ligne peut en avoir plusieurs) :")
     for rule, count in rules:
         print(f"  {rule:<28} {count}")
     print("\n" + "\n".join(figures))
+    print("\n" + "\n".join(parcours))
     print("\n" + "\n".join(published_paths(Path(env_path("ALI_PUBLISH_DIR")), max(months))))
     print(f"\nrun {result.run_id} réussi en {elapsed:.1f} s — entrepôt : {path}")
     return 0

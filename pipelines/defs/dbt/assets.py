@@ -23,6 +23,7 @@ from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject, d
 from pipelines import warehouse as wh
 from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
+from pipelines.publication.parcours import chiffre_cle
 from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings
 
@@ -148,7 +149,8 @@ def month_columns(manifest: dict) -> dict[str, str]:
 
 def with_mart_row_counts(events: list, path: str, months: dict[str, str], month_column: dict[str, str],
                          extra: dict | None = None):
-    """Add each mart's row count (all months, and the run's months) and ``extra`` to its materialization.
+    """Add each mart's row count (all months, and the run's months), its headline figure and ``extra`` to
+    its materialization.
 
     Counted with our own short-lived read-only connection once dbt has exited: dagster-dbt's
     ``fetch_row_counts`` queries while dbt runs, and DuckDB lets no other process open a file it writes.
@@ -161,14 +163,14 @@ def with_mart_row_counts(events: list, path: str, months: dict[str, str], month_
             for unique_id in marts:
                 table = unique_id.rsplit(".", 1)[1]
                 column = month_column[unique_id]
-                counts[unique_id] = con.execute(
+                counts[unique_id] = (*con.execute(
                     f"SELECT count(*), count(*) FILTER ({column} BETWEEN ?::DATE AND ?::DATE) FROM marts.{table}",
                     [months["ALI_MIN_PERIODE"], months["ALI_MAX_PERIODE"]],
-                ).fetchall()[0]
+                ).fetchall()[0], chiffre_cle(con, table))
     for event in events:
         unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
         if unique_id is not None and unique_id.text in counts:
-            total, in_run = counts[unique_id.text]
+            total, in_run, headline = counts[unique_id.text]
             event = event.with_metadata({**event.metadata, "dagster/row_count": total, "lignes_mois_du_run": in_run,
-                                         **(extra or {})})
+                                         **headline, **(extra or {})})
         yield event
