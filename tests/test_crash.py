@@ -46,7 +46,7 @@ CHAIN = [
 FULL = os.environ.get("ALI_CRASH_CAMPAIGN") == "full"
 RANDOM_KILLS = int(os.environ.get("ALI_CRASH_RANDOM_KILLS", "12" if FULL else "0"))
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
-         "mart_livraisons")
+         "mart_livraisons", "mart_parcours_cohortes", "mart_freins_mensuel")
 
 
 def refresh(root: Path, kill_at: str | None = None, kill_after: float | None = None, *args: str) -> int:

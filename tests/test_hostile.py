@@ -519,7 +519,7 @@ def test_sender_controlled_text_reaching_published_csv_files_is_neutralised(env)
     keys = {(row[1], row[3]) for row in livraisons[1:]}  # source_code, dataset
     assert {("'=1+1", "beneficiaires"), ("'@X", "conseillers"), ("ALI01", "'+cmd")} <= keys
     files = [*(published / "csv").glob("*.csv"), *(published / "open_data").glob("*.csv")]
-    assert len(files) == 5 + 4
+    assert len(files) == 7 + 6
     for path in files:
         for row in csv_cells(path, ";" if path.parent.name == "csv" else ","):
             assert not [c for c in row if FORMULA.match(c)], path.name

@@ -69,8 +69,23 @@ def departement(periode, rows, acts):
             "taux_occupation": occupied / places, "objectif_places": 12600.0, "objectif_conseillers": 340.0}
 
 
-def marts(alis, actions=None, communes=None) -> dict[str, pd.DataFrame]:
-    """The four marts, typed as ``read_marts`` gives them; one département row per month."""
+def cohorte(code, entrants, s6, p6, s12, p12, contrats, periode=M):
+    def rate(n):
+        return n / entrants if entrants else None
+    return {"cohorte": periode, "code_ali": code, "nom_ali": f"ALI {code}", "entrants": entrants, "mature_6m": True,
+            "mature_12m": True, "sortis_6m": s6, "sortis_positifs_6m": p6, "taux_sorties_positives_6m": rate(p6),
+            "sortis_12m": s12, "sortis_positifs_12m": p12, "taux_sorties_positives_12m": rate(p12),
+            "contrats_60j": contrats, "taux_contrat_60j": rate(contrats)}
+
+
+def frein(code, name, personnes, orientees, en_action, periode=M):
+    return {"periode": periode, "code_ali": code, "nom_ali": f"ALI {code}", "frein": name, "personnes": personnes,
+            "personnes_orientees": orientees, "taux_orientation": orientees / personnes if personnes else None,
+            "personnes_en_action": en_action, "taux_en_action": en_action / personnes if personnes else None}
+
+
+def marts(alis, actions=None, communes=None, cohortes=(), freins=()) -> dict[str, pd.DataFrame]:
+    """The published marts, typed as ``read_marts`` gives them; one département row per month."""
     months = sorted({a["periode"] for a in alis})
     actions = actions or [action(code, conv, occ, periode=p) for p in months for code, conv, occ in
                           (("A1", 100, 80), ("A2", 60, 50))]
@@ -79,7 +94,7 @@ def marts(alis, actions=None, communes=None) -> dict[str, pd.DataFrame]:
     depts = [departement(p, [a for a in alis if a["periode"] == p], [a for a in actions if a["periode"] == p])
              for p in months]
     rows = {"ali_mensuel": alis, "departement_mensuel": depts, "actions_mensuel": actions,
-            "territoire_mensuel": communes}
+            "territoire_mensuel": communes, "parcours_cohortes": list(cohortes), "freins_mensuel": list(freins)}
     return {t: pd.DataFrame(rows[t], columns=list(spec.columns)).astype({c: "Int64" for c in spec.counts})
             for t, spec in TABLES.items()}
 
@@ -194,6 +209,42 @@ def test_month_to_month_link_of_the_ali_is_protected_too():
         [610, 590, S, 20, 12, 0.6, 59.0],
         [690, 670, 30, 20, 12, 0.6, 67.0]]
     assert (result.primary, result.secondary, result.rates) == (1, 5, 4)
+    assert verify(result.values, result.secret) == []
+
+
+COHORT_COLS = ["entrants", "sortis_6m", "sortis_positifs_6m", "taux_sorties_positives_6m", "sortis_12m",
+               "sortis_positifs_12m", "taux_sorties_positives_12m", "contrats_60j", "taux_contrat_60j"]
+
+
+def test_nested_counts_of_a_cohort_never_publish_a_small_difference():
+    # ALI01: 25 entrants, 20 out within 6 months (25 − 20 = 5 still in: sortis_6m hidden), 12 of them
+    # positive (25 − 12 = 13 and the 20 hidden: published); all 25 out within 12 months, 18 positive
+    # (25 − 18 = 7: hidden; then 18 − 12 = 6 no longer shows); 3 contracts: primary. Rates follow.
+    # ALI02: 40 entrants, 10 and 0 out (primary 10, 0 published), 30 and 28 out at 12 months (40 − 30 =
+    # 10 → 30 hidden; 40 − 28 = 12 and 30 − 28 hidden: 28 published), 40 contracts (40 − 40 = 0).
+    result = suppress(marts([ali("ALI01", 500)], cohortes=[
+        cohorte("ALI01", 25, 20, 12, 25, 18, 3), cohorte("ALI02", 40, 10, 0, 30, 28, 40)]))
+    assert shown(result, "parcours_cohortes", COHORT_COLS) == [
+        [25, S, 12, 0.48, 25, S, S, S, S],
+        [40, S, 0, 0.0, S, 28, 0.7, 40, 1.0]]
+    assert (result.primary, result.secondary) == (2, 3)
+    assert verify(result.values, result.secret) == []
+    values, secret = broken(result, "parcours_cohortes", 0, "sortis_6m", 20)  # 25 − 20, 20 − 12, 25 − 20 show
+    cell = "parcours_cohortes (2024-03-01, ALI01)"
+    assert verify(values, secret) == [
+        f"{cell} sortis_6m : entrants − sortis_6m publié entre 1 et 10",
+        f"{cell} sortis_positifs_6m : sortis_6m − sortis_positifs_6m publié entre 1 et 10",
+        f"{cell} sortis_6m : sortis_12m − sortis_6m publié entre 1 et 10"]
+
+
+def test_barriers_hide_a_small_difference_between_persons_and_those_answered():
+    result = suppress(marts([ali("ALI01", 500)], freins=[
+        frein("ALI01", "LANGUE", 30, 25, 0), frein("ALI01", "SANTE", 8, 0, 0), frein("ALI01", "LOGEMENT", 0, 0, 0)]))
+    assert shown(result, "freins_mensuel", ["personnes", "personnes_orientees", "taux_orientation",
+                                            "personnes_en_action", "taux_en_action"]) == [
+        [30, S, S, 0, 0.0],  # 30 − 25 = 5 not answered: the 25 hidden
+        [S, 0, S, 0, S],  # 8 persons: primary; the 0 stay, the rates over a secret do not
+        [0, 0, None, 0, None]]
     assert verify(result.values, result.secret) == []
 
 

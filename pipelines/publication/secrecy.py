@@ -8,6 +8,9 @@ make Σ ALI file_active − the département's exact); means and shares whose ba
 persons would go unseen); the actions' monthly flows (``entrees``, ``sorties``, ``sorties_positives``:
 mostly 1 to 10, and near identities with participants and places would give them back; docs/open-data.md).
 
+Also published (parcours.md): ``parcours_cohortes`` and ``freins_mensuel``, but not
+``delai_moyen_contrat_j`` (a mean over passages whose number the mart lacks, as the v1 means above).
+
 Primary suppression: a count of persons or of events about persons from 1 to 10 is secret. 0 is
 published (INSEE/DREES practice: "nobody" is no secret; hiding it hides structural zeros). Places,
 ETP, money, populations, organisations are not about persons: never masked.
@@ -20,7 +23,10 @@ actions' places_occupees (exact); per ALI row file_active = accompagnes_fin_mois
 one row per person per file; approximate for the département), so the ALI table is 2-D; month to
 month accompagnes_fin_mois(M) + entrees(M+1) ≈ file_active(M+1). A link is safe with 0 or ≥ 2
 secrets, and when all its secrets are on one side their known sum must exceed their number (secrets
-are ≥ 1: a remainder of 2 over two cells gives both). ``suppress`` masks, in an unsafe link, the
+are ≥ 1: a remainder of 2 over two cells gives both). Nested counts (``NESTS``: entrants ⊇ sortis ⊇
+sortis_positifs, sortis at 6 months ⊆ at 12, entrants ⊇ contrats_60j, personnes ⊇ personnes_orientees
+and personnes_en_action) are persons too in their difference: a published outer − inner from 1 to 10
+masks the inner count. ``suppress`` masks, in an unsafe link, the
 smallest non-zero published cell (a département figure, then a 0, only as a last resort). A rate
 is secret when a count it comes from is (taux × sorties would give sorties_positives back).
 
@@ -80,6 +86,29 @@ TABLES = {  # columns in file order; counts: primary suppression; rates: rate ->
         "mart_territoire_mensuel", ("periode", "code_insee"),
         ("periode", "code_insee", "commune", "ept", "population_municipale", "file_active",
          "accompagnes_pour_1000_hab"), ("file_active",), {"accompagnes_pour_1000_hab": ("file_active",)}),
+    "parcours_cohortes": Table(
+        "mart_parcours_cohortes", ("cohorte", "code_ali"),
+        ("cohorte", "code_ali", "nom_ali", "entrants", "mature_6m", "mature_12m", "sortis_6m", "sortis_positifs_6m",
+         "taux_sorties_positives_6m", "sortis_12m", "sortis_positifs_12m", "taux_sorties_positives_12m",
+         "contrats_60j", "taux_contrat_60j"),
+        ("entrants", "sortis_6m", "sortis_positifs_6m", "sortis_12m", "sortis_positifs_12m", "contrats_60j"),
+        {"taux_sorties_positives_6m": ("entrants", "sortis_positifs_6m"),
+         "taux_sorties_positives_12m": ("entrants", "sortis_positifs_12m"),
+         "taux_contrat_60j": ("entrants", "contrats_60j")}),
+    "freins_mensuel": Table(
+        "mart_freins_mensuel", ("periode", "code_ali", "frein"),
+        ("periode", "code_ali", "nom_ali", "frein", "personnes", "personnes_orientees", "taux_orientation",
+         "personnes_en_action", "taux_en_action"),
+        ("personnes", "personnes_orientees", "personnes_en_action"),
+        {"taux_orientation": ("personnes", "personnes_orientees"),
+         "taux_en_action": ("personnes", "personnes_en_action")}),
+}
+NESTS = {  # (outer, inner): the inner count's persons are among the outer one's, so outer − inner is a count too
+    "parcours_cohortes": tuple(
+        pair for k in (6, 12) for pair in (("entrants", f"sortis_{k}m"), ("entrants", f"sortis_positifs_{k}m"),
+                                           (f"sortis_{k}m", f"sortis_positifs_{k}m"))
+    ) + (("sortis_12m", "sortis_6m"), ("sortis_positifs_12m", "sortis_positifs_6m"), ("entrants", "contrats_60j")),
+    "freins_mensuel": (("personnes", "personnes_orientees"), ("personnes", "personnes_en_action")),
 }
 DEPT = "departement_mensuel"
 
@@ -161,9 +190,16 @@ def suppress(tables: dict[str, pd.DataFrame]) -> Suppression:
     def value(cell: Cell) -> float:  # only asked of cells that exist (never NULL)
         return float(data[cell[0]][cell[2]][cell[1]])
 
+    gaps = {(t, o, i): (tables[t][o] - tables[t][i]).between(LOW, HIGH).fillna(False).to_numpy(dtype=bool)
+            for t, pairs in NESTS.items() for o, i in pairs}
     groups, secondary, changed = structure(tables), 0, True
     while changed:
         changed = False
+        for (t, outer, inner), small in gaps.items():
+            unsafe = ~mask[t][outer] & ~mask[t][inner] & small
+            if unsafe.any():  # the inner count, the smaller, is masked (its rates follow)
+                mask[t][inner] |= unsafe
+                secondary, changed = secondary + int(unsafe.sum()), True
         for group in groups:
             while _unsafe(group, is_secret, value):
                 # smallest non-zero published member; a département figure, then a 0, only as a last resort
@@ -204,6 +240,11 @@ def verify(values: dict[str, pd.DataFrame], secret: dict[str, pd.DataFrame]) -> 
         for rate, inputs in spec.rates.items():
             report(t, rate, np.logical_or.reduce([hidden[c] for c in inputs]) & df[rate].notna(),
                    f": publié alors que {'/'.join(inputs)} est secret")
+
+        for outer, inner in NESTS.get(t, ()):
+            gap = pd.to_numeric(df[outer]) - pd.to_numeric(df[inner])
+            report(t, inner, ~hidden[outer] & ~hidden[inner] & gap.between(LOW, HIGH).fillna(False),
+                   f": {outer} − {inner} publié entre 1 et 10")
 
     def is_secret(cell: Cell) -> bool:
         return bool(secret[cell[0]][cell[2]].iat[cell[1]])
