@@ -35,9 +35,10 @@ HEADLINE = {"ali_ouvertes", "ali_ayant_livre", "etp_accompagnement", "objectif_c
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> dict[str, Path]:
-    """The real refresh (which publishes the snapshot) on sample deliveries, then the report asset on 2024-02..03."""
-    paths = refreshed_sample(tmp_path_factory.mktemp("rapport"), SCALE, "2024-01", "2024-03")
-    assert (paths["ALI_PUBLISH_DIR"] / "rapports" / "rapport_2024-01.html").exists()  # the refresh ends with reports
+    """The real refresh (which publishes the snapshot) on sample deliveries 2023-07..2024-03, then the report
+    asset on 2024-02..03."""
+    paths = refreshed_sample(tmp_path_factory.mktemp("rapport"), SCALE, "2023-07", "2024-03")  # 3 mature cohorts
+    assert (paths["ALI_PUBLISH_DIR"] / "rapports" / "rapport_2023-07.html").exists()  # the refresh ends with reports
     shutil.rmtree(paths["ALI_PUBLISH_DIR"] / "rapports")  # so the asset alone is seen writing only its months
     result = dg.materialize(
         [rapport_mensuel], instance=dg.DagsterInstance.ephemeral(),
@@ -93,10 +94,11 @@ def test_report_is_self_contained_french_and_has_one_row_per_ali(snapshot):
     external = [(t, a) for t, a in tags if t in ("script", "link", "img", "iframe")
                 and re.match(r"(https?:)?//", a.get("src") or a.get("href") or "")]
     assert external == []
-    assert page.count("* plotly.js v") == 1 and page.count("Plotly.newPlot(") == 4
+    assert page.count("* plotly.js v") == 1 and page.count("Plotly.newPlot(") == 5  # 4 trends, the cohorts
     for label in ("Rapport mensuel de l'insertion — mars 2024", "Chiffres clés face aux objectifs", "ALI ouvertes",
                   "ETP d'accompagnement", "Places conventionnées", "Taux d'occupation", "Évolution sur 12 mois",
-                  "Indicateurs par ALI", "Complétude des livraisons", "Quarantaine"):
+                  "Indicateurs par ALI", "Parcours", "Cohortes d'entrants", "Freins périphériques",
+                  "Prescriptions devenues participations", "Complétude des livraisons", "Quarantaine"):
         assert label in page, label
     assert "Par règle" not in page  # no rule breakdown unless the caller passes it
     codes = [c for (c,) in snapshot.execute(
@@ -116,8 +118,10 @@ def test_a_month_outside_the_marts_is_an_error(snapshot):
 
 def test_asset_writes_one_page_per_month_and_links_the_last(published):
     directory = published["ALI_PUBLISH_DIR"]
-    assert sorted(p.name for p in (directory / "rapports").iterdir()) == ["rapport_2024-02.html",
-                                                                          "rapport_2024-03.html"]
+    # 2024-02 and 2024-03 rebuilt the cohorts 2023-02 … 2024-03, shown on the pages 2023-08 … 2024-03
+    assert sorted(p.name for p in (directory / "rapports").iterdir()) == [
+        f"rapport_{m}.html" for m in ("2023-08", "2023-09", "2023-10", "2023-11", "2023-12", "2024-01", "2024-02",
+                                      "2024-03")]
     metadata = published["materializations"][-1].metadata
     assert metadata["rapport"].path == str(report_path(directory, "2024-03"))
     assert "| ALI ouvertes |" in metadata["chiffres_cles"].md_str and "**2024-03**" in metadata["chiffres_cles"].md_str
@@ -168,13 +172,61 @@ def test_report_in_headless_chromium_shows_the_mart_values(published, snapshot, 
         percent = definition("mart_departement_mensuel", name).format == "taux"
         assert abs(shown - (100 * value if percent else value)) <= rounding, (name, text)
     assert SCREENSHOT.stat().st_size > 10_000
+    parcours = page.eval_on_selector_all(
+        "[data-parcours]", "els => els.map(e => [e.dataset.parcours, e.dataset.valeur, e.textContent])")
+    check_parcours(parcours, snapshot)
 
 
-def test_pages_to_write_follow_the_twelve_month_window():
+PARCOURS_EXPECTED = {  # written from parcours.md, not from the report's code: département = Σ of the ALI rows
+    "mart_parcours_cohortes": """SELECT strftime(cohorte, '%Y-%m'), sum(entrants),
+        sum(sortis_positifs_6m) / sum(entrants) FILTER (WHERE mature_6m),
+        sum(sortis_positifs_12m) / sum(entrants) FILTER (WHERE mature_12m)
+        FROM marts.mart_parcours_cohortes GROUP BY 1""",
+    "mart_freins_mensuel": """SELECT code_ali || '|' || frein, personnes, taux_orientation, taux_en_action
+        FROM marts.mart_freins_mensuel WHERE periode = DATE '2024-03-01'""",
+    "mart_actions_mensuel": """SELECT coalesce(thematique, '*'), sum(prescrits), sum(prescrits_entres_3m),
+        sum(prescrits_entres_3m) / sum(prescrits) FROM marts.mart_actions_mensuel
+        WHERE periode = DATE '2024-01-01' AND prescrits > 0 GROUP BY ROLLUP (thematique)""",
+}
+PARCOURS_COLUMNS = {
+    "mart_parcours_cohortes": ("entrants", "taux_sorties_positives_6m", "taux_sorties_positives_12m"),
+    "mart_freins_mensuel": ("personnes", "taux_orientation", "taux_en_action"),
+    "mart_actions_mensuel": ("prescrits", "prescrits_entres_3m", "taux_concretisation_3m"),
+}
+
+
+def check_parcours(shown: list[list[str]], snapshot) -> None:
+    """Each figure of the Parcours section equals the marts' value (raw and as displayed)."""
+    expected = {}
+    for mart, sql in PARCOURS_EXPECTED.items():
+        for key, *values in snapshot.execute(sql).fetchall():
+            expected |= {(mart, c, key): v for c, v in zip(PARCOURS_COLUMNS[mart], values)}
+    marts_shown = {name.split(":")[0] for name, _, _ in shown}
+    assert marts_shown == set(PARCOURS_EXPECTED), marts_shown  # cohorts, barriers and prescriptions all shown
+    assert sum(name.startswith("mart_parcours_cohortes:entrants:") for name, _, _ in shown) == 3  # 2023-07 … 09
+    for name, raw, text in shown:
+        mart, column, key = name.split(":", 2)
+        value = expected[(mart, column, key)]
+        if value is None:
+            assert (raw, text) == ("", "—"), name
+            continue
+        assert float(raw) == pytest.approx(float(value), abs=1e-12), name
+        number, rounding = shown_number(text)
+        percent = definition(mart, column).format == "taux"
+        assert abs(number - (100 * float(value) if percent else float(value))) <= rounding, (name, text)
+
+
+def test_pages_to_write_follow_the_twelve_month_window_and_the_cohorts_shown():
+    """Page P shows the months P − 11 … P and the cohorts P − 17 … P − 6; a change of month X rebuilds
+    the cohorts X − 12 … X: the pages X − 6 … X + 17 that exist."""
     available = {f"2024-{m:02d}" for m in range(1, 13)} | {f"2025-{m:02d}" for m in range(1, 4)}
-    assert pages_to_write(["2024-03"], available) == [f"2024-{m:02d}" for m in range(3, 13)] + ["2025-01", "2025-02"]
-    assert pages_to_write(["2025-02", "2025-03"], available) == ["2025-02", "2025-03"]
+    assert pages_to_write(["2024-03"], available) == sorted(available)  # 2023-09 … 2025-08
+    assert pages_to_write(["2025-02", "2025-03"], available) == [f"2024-{m:02d}" for m in range(8, 13)] + [
+        "2025-01", "2025-02", "2025-03"]
     assert pages_to_write(["2023-02"], {"2023-02", "2023-03"}) == ["2023-02", "2023-03"]  # first partition
+    years = {f"{y}-{m:02d}" for y in range(2023, 2027) for m in range(1, 13)}
+    assert pages_to_write(["2024-10"], years) == [f"2024-{m:02d}" for m in range(4, 13)] + [
+        f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02", "2026-03"]
 
 
 def trend(page: str, series: str) -> dict[str, float | None]:
@@ -186,8 +238,9 @@ def trend(page: str, series: str) -> dict[str, float | None]:
 
 @pytest.mark.slow
 def test_a_late_file_rewrites_exactly_the_reports_whose_charts_include_its_month(env, inbox):
-    """15 months of one ALI, March 2024 missing; March arrives late and is refreshed alone: its page and the
-    11 following are rewritten with March in their charts, the others are left as they were."""
+    """15 months of one ALI, October 2024 missing; October arrives late and is refreshed alone: its page and
+    the later ones are rewritten with October in their 12-month charts, and the six before it for their
+    cohorts (2023-10 … 2024-10 rebuilt, shown from 2024-04 on); January to March 2024 are left as they were."""
     months = [f"2024-{m:02d}" for m in range(1, 13)] + ["2025-01", "2025-02", "2025-03"]
 
     def deliver(month: str, people: int) -> None:
@@ -196,26 +249,26 @@ def test_a_late_file_rewrites_exactly_the_reports_whose_charts_include_its_month
         inbox.put(f"{month}/ALI01/beneficiaires.csv", lines(BENEF_HEADER, *rows))
 
     for month in months:
-        if month != "2024-03":
+        if month != "2024-10":
             deliver(month, 1)
     assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
     pages = {m: report_path(env["ALI_PUBLISH_DIR"], m) for m in months}
     before = {m: (p.stat().st_ino, p.stat().st_mtime_ns) for m, p in pages.items()}
-    assert trend(pages["2025-02"].read_text(encoding="utf-8"), "File active")["mars<br>2024"] is None
+    assert trend(pages["2025-03"].read_text(encoding="utf-8"), "File active")["oct.<br>2024"] is None
 
-    deliver("2024-03", 2)
+    deliver("2024-10", 2)
     instance = dg.DagsterInstance.ephemeral()
-    result = run_refresh("2024-03", instance=instance)
+    result = run_refresh("2024-10", instance=instance)
     assert result.success
     rewritten = {m for m, p in pages.items() if (p.stat().st_ino, p.stat().st_mtime_ns) != before[m]}
-    assert rewritten == set(months[2:14])  # 2024-03 … 2025-02: not January, February nor March 2025
+    assert rewritten == set(months[3:])  # 2024-04 … 2025-03
     with duckdb.connect(str(env["ALI_PUBLISH_DIR"] / "marts.duckdb"), read_only=True) as con:
         assert con.execute("SELECT file_active FROM marts.mart_departement_mensuel "
-                           "WHERE periode = DATE '2024-03-01'").fetchall() == [(2,)]
-    for month in months[2:14]:
-        assert trend(pages[month].read_text(encoding="utf-8"), "File active")["mars<br>2024"] == 2, month
-    # Dagster knows: the run's partition materialized, each later page as its own materialization event
+                           "WHERE periode = DATE '2024-10-01'").fetchall() == [(2,)]
+    for month in months[9:]:
+        assert trend(pages[month].read_text(encoding="utf-8"), "File active")["oct.<br>2024"] == 2, month
+    # Dagster knows: the run's partition materialized, each other page as its own materialization event
     written = sorted(e.asset_materialization.partition for e in instance.all_logs(
         result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         if e.asset_materialization.asset_key == dg.AssetKey(["publication", "rapport_mensuel"]))
-    assert written == months[2:14]
+    assert written == months[3:]

@@ -14,6 +14,7 @@ from plotly.offline import get_plotlyjs
 
 from pipelines.publication.figures import Definition, affiche, definition, marts, nombre
 from pipelines.publication.report_charts import STYLE, trend_charts
+from pipelines.publication.report_parcours import section as section_parcours
 
 MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
         "décembre")
@@ -159,6 +160,7 @@ def render_report(con: duckdb.DuckDBPyConnection, month: str,
 <section><h2>Évolution sur 12 mois</h2><div class="graphiques">{graphiques}</div></section>
 <section><h2>Indicateurs par ALI — {titre}</h2>
 {tableau(ali, ALI, "Aucune ALI ouverte ce mois-ci.")}</section>
+{section_parcours(con, p)}
 <section><h2>Complétude des livraisons</h2><p><b>{nombre(attendues)}</b> livraisons attendues (deux par ALI ouverte
 et par partenaire ayant une action au catalogue) : <b>{nombre(livrees)}</b> livrées, <b>{nombre(rejetees)}</b>
 rejetées, <b>{nombre(absentes)}</b> absentes ; {nombre(hors)} reçue(s) hors attente (source inconnue ou jeu non

@@ -25,6 +25,20 @@ def mois_court(periode) -> str:
     return f"{MOIS_COURTS[periode.month - 1]}<br>{periode.year}"
 
 
+def mise_en_page(fig: go.Figure, pourcentage: bool, showlegend: bool) -> None:
+    """The one look of the report's charts."""
+    fig.update_layout(
+        template="none", separators=", ", height=300, hovermode="x unified",
+        margin={"l": 56, "r": 12, "t": 28, "b": 44},
+        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": "#333"},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        xaxis={"type": "category", "showgrid": False, "linecolor": "#999", "tickangle": 0},
+        yaxis={"gridcolor": "#e5e5e5", "rangemode": "tozero", "tickformat": ".0%" if pourcentage else ",~f",
+               "zeroline": False},
+        showlegend=showlegend,
+    )
+
+
 def trend_charts(rows: list[dict], libelles: dict[str, str]) -> list[tuple[str, tuple[str, ...], str]]:
     """(title, columns, html div) per chart, over ``rows`` of mart_departement_mensuel in month order.
 
@@ -43,19 +57,21 @@ def trend_charts(rows: list[dict], libelles: dict[str, str]) -> list[tuple[str, 
                 line={"color": ROUGE if cible else next(couleurs), "width": 2, "dash": "dash" if cible else "solid"},
                 hovertemplate="%{y:.1%}" if pourcentage else "%{y:,.4~f}",
             )
-        fig.update_layout(
-            template="none", separators=", ", height=300, hovermode="x unified",
-            margin={"l": 56, "r": 12, "t": 28, "b": 44},
-            font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": "#333"},
-            legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-            xaxis={"type": "category", "showgrid": False, "linecolor": "#999", "tickangle": 0},
-            yaxis={"gridcolor": "#e5e5e5", "rangemode": "tozero", "tickformat": ".0%" if pourcentage else ",~f",
-                   "zeroline": False},
-            showlegend=len(colonnes) > 1,
-        )
+        mise_en_page(fig, pourcentage, showlegend=len(colonnes) > 1)
         html = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"graphique-{i + 1}", config=CONFIG)
         charts.append((titre, colonnes, html))
     return charts
+
+def cohort_chart(rows: list[dict], libelles: dict[str, str]) -> str:
+    """The positive-exit rates of the cohorts (``rows``: cohorte and the rate columns named in ``libelles``)."""
+    fig = go.Figure()
+    for colonne, couleur in zip(libelles, (BLEU, BLEU_CLAIR)):
+        fig.add_scatter(x=[mois_court(r["cohorte"]) for r in rows], y=[r[colonne] for r in rows],
+                        name=libelles[colonne], mode="lines+markers", line={"color": couleur, "width": 2},
+                        hovertemplate="%{y:.1%}")
+    mise_en_page(fig, True, showlegend=True)
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id="graphique-cohortes", config=CONFIG)
+
 
 STYLE = """
 *{box-sizing:border-box}

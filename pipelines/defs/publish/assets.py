@@ -25,6 +25,7 @@ from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
 from pipelines.publication.open_data import check_directory, export
 from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
+from pipelines.publication.report_parcours import FENETRE_COHORTES
 from pipelines.publication.secrecy import TABLES
 from pipelines.publication.snapshot import MARTS
 from pipelines.publication.snapshot import publish as publish_snapshot
@@ -60,6 +61,11 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 TWELVE_MONTHS = dg.TimeWindowPartitionMapping(start_offset=-11, end_offset=0)
 """Report P depends on the departmental mart of P − 11 … P (its 12-month charts)."""
+COHORTS_SHOWN = dg.TimeWindowPartitionMapping(start_offset=-FENETRE_COHORTES[0], end_offset=-FENETRE_COHORTES[1])
+"""Report P depends on the cohorts P − 17 … P − 6 (its Parcours section)."""
+COHORTS_MART = dg.AssetKey(["marts", "mart_parcours_cohortes"])
+COHORTS_REBUILT = 12
+"""A refresh of month X rebuilds the cohorts X − 12 … X (dbt: mart_parcours_cohortes' window)."""
 TREND_MART = dg.AssetKey(["marts", "mart_departement_mensuel"])
 OPEN_ALI_TARGET_SQL = ("SELECT valeur FROM reference.objectifs WHERE indicateur = 'ali_ouvertes' "
                        "ORDER BY annee DESC LIMIT 1")
@@ -67,10 +73,16 @@ OPEN_ALI_TARGET_SQL = ("SELECT valeur FROM reference.objectifs WHERE indicateur 
 
 
 def pages_to_write(changed: list[str], available: set[str]) -> list[str]:
-    """Months whose page depends on a changed month (through ``TWELVE_MONTHS``) and that the marts cover."""
-    subset = monthly_partitions.empty_subset().with_partition_keys(changed)
-    depending = TWELVE_MONTHS.get_downstream_partitions_for_partitions(subset, monthly_partitions, monthly_partitions)
-    return sorted((set(depending.get_partition_keys()) | set(changed)) & available)
+    """Months whose page depends on a changed month and that the marts cover: through ``TWELVE_MONTHS``,
+    and through ``COHORTS_SHOWN`` for the cohorts the changed months rebuilt."""
+    def downstream(mapping: dg.TimeWindowPartitionMapping, months: list[str]) -> set[str]:
+        subset = monthly_partitions.empty_subset().with_partition_keys(months)
+        return set(mapping.get_downstream_partitions_for_partitions(
+            subset, monthly_partitions, monthly_partitions).get_partition_keys())
+    keys = monthly_partitions.get_partition_keys()
+    cohorts = {keys[j] for m in changed for j in range(max(0, keys.index(m) - COHORTS_REBUILT), keys.index(m) + 1)}
+    return sorted((downstream(TWELVE_MONTHS, changed) | downstream(COHORTS_SHOWN, sorted(cohorts)) | set(changed))
+                  & available)
 
 
 def changed_months(context: dg.AssetExecutionContext) -> list[str]:
@@ -102,19 +114,21 @@ def write_atomically(path: Path, text: str) -> None:
     group_name="publication",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetKey(["publication", "marts"]), dg.AssetDep(TREND_MART, partition_mapping=TWELVE_MONTHS)],
+    deps=[dg.AssetKey(["publication", "marts"]), dg.AssetDep(TREND_MART, partition_mapping=TWELVE_MONTHS),
+          dg.AssetDep(COHORTS_MART, partition_mapping=COHORTS_SHOWN)],
     kinds={"html"},
     pool="warehouse",  # reads the warehouse: a read-only DuckDB connection conflicts with a writer
     description="Rapport mensuel HTML autonome (hors ligne) par mois : chiffres clés face aux objectifs, "
-                "évolution sur 12 mois, indicateurs par ALI, complétude des livraisons et quarantaine.",
+                "évolution sur 12 mois, indicateurs par ALI, parcours (cohortes, freins, prescriptions), "
+                "complétude des livraisons et quarantaine.",
 )
 def rapport_mensuel(
     context: dg.AssetExecutionContext, publish: PublishResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Render the pages that depend on the run's months into ``rapports/rapport_YYYY-MM.html``.
 
-    The run's own months are materialized as usual; a later month whose page was rewritten (its
-    12-month charts include a changed month) gets its own materialization event."""
+    The run's own months are materialized as usual; another month whose page was rewritten (its
+    12-month charts or its cohorts include a changed month) gets its own materialization event."""
     clock = Stopwatch()
     snapshot = Path(publish.directory) / "marts.duckdb"
     with clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
@@ -135,7 +149,8 @@ def rapport_mensuel(
     for month in later:
         context.log_event(dg.AssetMaterialization(
             asset_key=context.asset_key, partition=month,
-            description="Page réécrite : ses graphiques sur 12 mois incluent un mois modifié par ce run.",
+            description="Page réécrite : ses graphiques sur 12 mois ou ses cohortes incluent un mois modifié "
+                        "par ce run.",
             metadata={"rapport": dg.MetadataValue.path(str(report_path(publish.directory, month)))}))
     context.log.info(f"{len(months)} rapport(s) écrit(s) : {', '.join(months)}")
     return dg.MaterializeResult(metadata={
