@@ -272,3 +272,27 @@ def test_a_late_file_rewrites_exactly_the_reports_whose_charts_include_its_month
         result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         if e.asset_materialization.asset_key == dg.AssetKey(["publication", "rapport_mensuel"]))
     assert written == months[3:]
+
+
+def test_the_sample_makes_every_parcours_figure_non_trivial(published, snapshot):
+    """The generator's people persist, come back, move, have barriers and get (or not) an answer:
+    on its 9 months every parcours figure takes values other than 0 and 1, and passages show
+    re-entries at the same ALI and moves between ALI."""
+    figures = snapshot.execute("""
+        SELECT
+            (SELECT count(*) FROM marts.mart_parcours_cohortes WHERE sortis_positifs_6m > 0
+                AND sortis_positifs_6m < sortis_6m AND contrats_60j > 0 AND contrats_60j < entrants),
+            (SELECT count(*) FROM marts.mart_freins_mensuel WHERE periode = DATE '2024-03-01'
+                AND taux_orientation > 0 AND taux_orientation < 1),
+            (SELECT count(*) FROM marts.mart_freins_mensuel WHERE periode = DATE '2024-03-01'
+                AND taux_en_action > 0 AND taux_en_action < 1),
+            (SELECT sum(prescrits_entres_3m) / sum(prescrits) FROM marts.mart_actions_mensuel
+                WHERE periode = DATE '2024-01-01')
+    """).fetchone()
+    assert figures[0] > 0 and figures[1] > 0 and figures[2] > 0 and 0.2 < figures[3] < 0.95, figures
+    with duckdb.connect(str(published["ALI_WAREHOUSE"]), read_only=True) as con:
+        reentries, movers = con.execute("""
+            SELECT count(*) FILTER (WHERE n_ali = 1 AND n > 1), count(*) FILTER (WHERE n_ali > 1)
+            FROM (SELECT personne_id, count(*) AS n, count(DISTINCT code_ali) AS n_ali
+                  FROM intermediate.int_passages GROUP BY personne_id)""").fetchone()
+    assert reentries > 10 and movers > 10, (reentries, movers)

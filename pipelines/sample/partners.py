@@ -112,21 +112,27 @@ class Partners:
                 entree = month.first + timedelta(days=r.randint(1 - days, month.days - 1))
             else:
                 entree = random_day(r, month.first, month.last)
-            ident = self._participant(r, pool, state, prescribed=entree >= month.first)
+            ident = self._participant(r, pool, state, prescribed=entree >= month.first,
+                                      answered=self.ref.answers.get(action.thematique, frozenset()))
             state.enrolments.append(Enrolment(ident, entree, entree + timedelta(days=days)))
             state.members.add(ident)
             ident.busy += 1
         state.occupees = max(staying, wanted) if state.places else 0
 
-    def _participant(self, r: random.Random, pool: list[Person], state: ActionState, prescribed: bool) -> Identity:
-        """Someone accompanied by an ALI (the action then shows in their prescriptions), else an outsider."""
-        for _ in range(4 if pool else 0):
-            person = pool[r.randrange(len(pool))]
-            if person.ident.busy < MAX_ACTIONS_PER_PERSON and person.ident not in state.members:
-                if prescribed:
-                    person.prescriptions += (state.code,)
-                return person.ident
-        return Identity(r, self.outsiders)
+    def _participant(self, r: random.Random, pool: list[Person], state: ActionState, prescribed: bool,
+                     answered: frozenset[str]) -> Identity:
+        """Someone accompanied by an ALI (the action then shows in their prescriptions), else an outsider.
+
+        Advisers prescribe for a reason: among a few people who could join, one whose freins the
+        action's thématique answers goes first (LANGUE to a French course), else the first one."""
+        candidates = [pool[r.randrange(len(pool))] for _ in range(6 if pool else 0)]
+        free = [p for p in candidates if p.ident.busy < MAX_ACTIONS_PER_PERSON and p.ident not in state.members]
+        if not free:
+            return Identity(r, self.outsiders)
+        person = next((p for p in free if answered.intersection(p.freins)), free[0])
+        if prescribed:
+            person.prescriptions += (state.code,)
+        return person.ident
 
     @staticmethod
     def monthly_hours(action: CatalogueAction) -> tuple[int, int]:

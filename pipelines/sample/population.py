@@ -43,6 +43,9 @@ MOTIF_WEIGHTS = tuple(accumulate((12, 14, 8, 3, 15, 8, 10, 18, 12)))
 """Cumulative weights aligned on MOTIFS_SORTIE: ~37 % positive exits."""
 MOVE_MOTIFS = ("REORIENTATION", "DEMENAGEMENT")
 TRANSFER_RATE = 0.0012
+RETURN_RATE = 0.015
+"""Monthly chance that someone who left (not for another ALI) comes back to the same ALI, from 45 days
+to a year after the exit: a new passage (date_entree, contract) of the same person."""
 RAMP = (Month(2023, 3), Month(2026, 6))
 ACCOMPANIED = (14_500, 31_000)
 """People accompanied by all ALI at the start and at the end of the ramp (scale 1)."""
@@ -147,6 +150,8 @@ class AliPopulation:
         self.elsewhere = tuple(sorted(communes))
         self.exit_rate = rng("exit-rate", ali.code).uniform(0.022, 0.038)
         self.persons: list[Person] = []
+        self.former: list[Person] = []
+        """Who left this ALI within the last year (not for another ALI): they may come back."""
 
     def is_open(self, month: Month) -> bool:
         return self.ali.ouverture <= month.last
@@ -158,6 +163,7 @@ class AliPopulation:
 
     def start_month(self, r: random.Random) -> None:
         """Forget last month's leavers; let a few people's obstacles (freins) change."""
+        self.former += [p for p in self.persons if p.sortie is not None and not p.moved]
         self.persons = [p for p in self.persons if p.sortie is None]
         for p in self.persons:
             p.prescriptions, p.moved = (), False
@@ -200,8 +206,23 @@ class AliPopulation:
             staying = sum(1 for p in self.persons if p.sortie is None)
             count = max(0, round(min(target - staying, 0.12 * target) * r.uniform(0.85, 1.1)))
         start = max(month.first, self.ali.ouverture)
-        for _ in range(count):
+        returning = self._returning(month, rng("returns", month, self.ali.code), start)
+        self.persons.extend(returning)
+        for _ in range(max(0, count - len(returning))):
             self.persons.append(self._newcomer(r, month, start, opening))
+
+    def _returning(self, month: Month, r: random.Random, start: date) -> list[Person]:
+        """Former people of this ALI coming back this month, each with a new passage."""
+        self.former = [p for p in self.former if p.sortie and (month.first - p.sortie).days <= 365]
+        back = [p for p in self.former if (month.first - p.sortie).days >= 45 and r.random() < RETURN_RATE]
+        self.former = [p for p in self.former if p not in back]
+        returning = []
+        for old in back:
+            entree = random_day(r, start, month.last)
+            orientation = max(old.sortie, entree - timedelta(days=r.randint(5, 40)))
+            returning.append(Person(old.ident, old.commune, orientation, entree, entree, self._contrat(r, entree),
+                                    _freins(r)))
+        return returning
 
     def _newcomer(self, r: random.Random, month: Month, start: date, from_pie: bool) -> Person:
         entree = random_day(r, start, month.last)

@@ -58,6 +58,8 @@ class Reference:
     partners: tuple[Partner, ...]
     catalogue: dict[tuple[int, str], tuple[CatalogueAction, ...]]
     """(year, partner code) → the partner's actions of that year."""
+    answers: dict[str, frozenset[str]]
+    """Thématique → the freins its actions answer (freins_thematiques.csv)."""
 
     def actions_of(self, year: int, partner: str) -> tuple[CatalogueAction, ...]:
         return self.catalogue.get((year, partner), ())
@@ -90,7 +92,11 @@ def load_reference(directory: Path) -> Reference:
             int(r["places_conventionnees"]), float(r["budget_annuel_eur"]),
         )
         catalogue.setdefault((action.annee, action.partenaire), []).append(action)
+    answers: dict[str, set[str]] = {}
+    for r in _rows(directory / "freins_thematiques.csv"):
+        answers.setdefault(r["thematique"], set()).add(r["frein"])
     return Reference(
+        answers={t: frozenset(f) for t, f in answers.items()},
         alis=tuple(sorted(alis, key=lambda a: a.code)),
         communes=communes,
         partners=tuple(sorted(partners, key=lambda p: p.code)),
