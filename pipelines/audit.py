@@ -36,7 +36,7 @@ FEEDS: dict[str, tuple[str, ...]] = {
     "livre": _B, "file_active": _B, "accompagnes_fin_mois": _B, "entrees": _B, "sorties": _B,
     "sorties_positives": _B, "taux_sorties_positives": _B, "etp_accompagnement": _C,
     "accompagnes_par_etp": _B + _C, "delai_moyen_orientation_rdv_j": _B, "part_rdv_sous_30j": _B,
-    "taux_contractualisation": _B, "entretiens_par_personne": _B,
+    "taux_contractualisation": _B, "entretiens_par_personne": _B, "activite_renseignee": _B, "part_activite_15h": _B,
 }
 """Column of mart_ali_mensuel → the ALI's datasets it is computed from (see _marts.yml)."""
 

@@ -12,7 +12,9 @@ marts' last, once dbt has exited and released the warehouse, with their row coun
 """
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,15 +30,26 @@ from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+PARTIAL_PARSE = "partial_parse.msgpack"
 """The venv's dbt, whether the venv is activated or not (README commands call .venv/bin/... directly)."""
 
 
 class VenvPreparer(DagsterDbtProjectPreparer):
-    """``dbt parse`` with the venv's dbt: ``dagster dev`` may run without the venv on PATH."""
+    """``dbt parse`` with the venv's dbt (``dagster dev`` may run without the venv on PATH), the new
+    manifest swapped in by a rename: under ``dagster dev`` every process that loads the code location
+    (webserver, daemon, each step's subprocess) prepares, and one of them must never read a manifest
+    another is writing (a truncated JSON failed a run)."""
 
     def prepare(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+        target = Path(project.project_dir) / project.target_path  # target_path is relative to the project
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch:
+            if (target / PARTIAL_PARSE).exists():  # keeps the parse incremental
+                shutil.copy(target / PARTIAL_PARSE, Path(scratch) / PARTIAL_PARSE)
+            DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+                ["parse", "--quiet"], target_path=Path(scratch)).wait()
+            for name in (PARTIAL_PARSE, "manifest.json"):  # the manifest last: readers only ever see a whole one
+                os.replace(Path(scratch) / name, target / name)
 
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT / "dbt_project", profiles_dir=PROJECT_ROOT / "dbt_project")
