@@ -21,6 +21,7 @@ participations as (
 prescriptions as (
 
     select * from {{ ref('int_prescriptions_actions_mois') }}
+    where periode in (select periode from actions)  -- only the months being built
 
 ),
 

@@ -21,6 +21,7 @@ freins as (
 freins_personnes as (
 
     select * from {{ ref('int_freins_personnes_mois') }}
+    where periode in (select periode from ali_livre)  -- only the months being built
 
 ),
 
