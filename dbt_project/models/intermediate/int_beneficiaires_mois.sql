@@ -9,16 +9,10 @@ beneficiaires as (
 
 ),
 
-ali_ouvertes as (
+ali_livre as (
 
-    select * from {{ ref('int_ali_ouvertes_mois') }}
-
-),
-
-livraisons as (
-
-    select * from {{ ref('int_livraisons_par_cle') }}
-    where dataset = 'beneficiaires' and statut = 'LIVRE'
+    select * from {{ ref('int_ali_livre_mois') }}
+    where livre
 
 ),
 
@@ -26,14 +20,11 @@ final as (
 
     select
         beneficiaires.*,
-        ali_ouvertes.fin_mois
+        ali_livre.fin_mois
     from beneficiaires
-    inner join ali_ouvertes
-        on ali_ouvertes.periode = beneficiaires.periode
-        and ali_ouvertes.code_ali = beneficiaires.code_ali
-    inner join livraisons
-        on livraisons.periode = beneficiaires.periode
-        and livraisons.source_code = beneficiaires.code_ali
+    inner join ali_livre
+        on ali_livre.periode = beneficiaires.periode
+        and ali_livre.code_ali = beneficiaires.code_ali
 
 )
 
