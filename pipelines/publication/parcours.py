@@ -44,12 +44,13 @@ class Frein(NamedTuple):
 
 
 def cohortes_matures(con) -> list[Cohorte]:
-    """Every cohort mature at 6 (resp. 12) months, oldest first, with its département figures."""
+    """Every cohort mature at 6 (resp. 12) months that some ALI reported, oldest first, with its
+    département figures."""
     found = []
     for horizon in HORIZONS:
         rows = con.execute(
             f"SELECT cohorte, sum(entrants), sum(sortis_positifs_{horizon}m) FROM marts.mart_parcours_cohortes "
-            f"WHERE mature_{horizon}m GROUP BY cohorte ORDER BY cohorte").fetchall()
+            f"WHERE mature_{horizon}m GROUP BY cohorte HAVING sum(entrants) IS NOT NULL ORDER BY cohorte").fetchall()
         found += [Cohorte(c, horizon, int(e or 0), int(s or 0)) for c, e, s in rows]
     return found
 

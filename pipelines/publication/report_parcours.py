@@ -14,18 +14,13 @@ import html
 from datetime import date
 
 from pipelines.publication.figures import affiche, definition
+from pipelines.publication.parcours import cohortes_matures
 from pipelines.publication.report_charts import cohort_chart
 
 COHORTES, FREINS, ACTIONS = "mart_parcours_cohortes", "mart_freins_mensuel", "mart_actions_mensuel"
 FENETRE_COHORTES = (17, 6)
 """Cohorts shown on the page of M: M − 17 … M − 6 (a partition mapping of the report asset says so)."""
 
-COHORTES_SQL = """SELECT cohorte, sum(entrants) AS entrants,
-sum(entrants) FILTER (WHERE mature_6m) AS entrants_6m, sum(sortis_positifs_6m) AS sortis_positifs_6m,
-sum(entrants) FILTER (WHERE mature_12m) AS entrants_12m, sum(sortis_positifs_12m) AS sortis_positifs_12m
-FROM marts.mart_parcours_cohortes
-WHERE cohorte BETWEEN $p - INTERVAL 17 MONTH AND $p - INTERVAL 6 MONTH AND mature_6m
-GROUP BY cohorte HAVING sum(entrants) IS NOT NULL ORDER BY cohorte"""
 FREINS_SQL = """SELECT code_ali, nom_ali, frein, personnes, personnes_orientees, taux_orientation,
 personnes_en_action, taux_en_action FROM marts.mart_freins_mensuel WHERE periode = $p ORDER BY code_ali, frein"""
 PRESCRIPTIONS_SQL = """SELECT thematique, sum(prescrits) AS prescrits, sum(prescrits_entres_3m) AS prescrits_entres_3m
@@ -50,13 +45,22 @@ def th(mart: str, colonne: str, libelle: str | None = None) -> str:
     return f'<th class="n" title="{html.escape(d.description)}">{libelle or d.libelle}</th>'
 
 
+def mois_avant(p: date, n: int) -> date:
+    months = p.year * 12 + p.month - 1 - n
+    return date(months // 12, months % 12 + 1, 1)
+
+
 def cohortes(con, p: date) -> str:
-    rows = [dict(zip(("cohorte", "entrants", "e6", "p6", "e12", "p12"), r))
-            for r in con.execute(COHORTES_SQL, {"p": p}).fetchall()]
+    first, last = (mois_avant(p, n) for n in FENETRE_COHORTES)
+    par_cohorte: dict[date, dict] = {}
+    for c in cohortes_matures(con):  # mature at 6 months in the window; at 12 where it is
+        if first <= c.cohorte <= last:
+            row = par_cohorte.setdefault(c.cohorte, {"cohorte": c.cohorte, "entrants": c.entrants,
+                                                     "taux_sorties_positives_12m": None})
+            row[f"taux_sorties_positives_{c.horizon}m"] = c.taux
+    rows = [r for _, r in sorted(par_cohorte.items()) if "taux_sorties_positives_6m" in r]
     if not rows:
         return '<p class="vide">Aucune cohorte n\'a encore six mois de recul.</p>'
-    for r in rows:
-        r["taux_sorties_positives_6m"], r["taux_sorties_positives_12m"] = ratio(r["p6"], r["e6"]), ratio(r["p12"], r["e12"])
     libelles = {c: definition(COHORTES, c).libelle for c in ("taux_sorties_positives_6m", "taux_sorties_positives_12m")}
     body = "".join(
         f"<tr><td>{r['cohorte']:%m/%Y}</td>"
