@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh|audit`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|audit|verifier`` (see README)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="d'où viennent les chiffres d'une ALI pour un mois (fichiers, versions)")
     audit.add_argument("--periode", "--period", dest="periode", type=_month, required=True)
     audit.add_argument("--ali", required=True, help="code de l'ALI, ex. ALI04")
+    verifier = commands.add_parser(
+        "verifier", help="vérifier un fichier avant de l'envoyer : le verdict que donnerait l'ingestion",
+        description="Lit et valide le fichier avec le code et les règles de l'ingestion, sans clé ni entrepôt, "
+                    "sans rien écrire. Sortie : 0 rien ne serait rejeté ni mis en quarantaine, 1 sinon, "
+                    "2 erreur d'utilisation.")
+    verifier.add_argument("fichier", type=Path, help="fichier .csv ou .xlsx, nommé comme dans la boîte de dépôt")
+    verifier.add_argument("--source", required=True, help="code de la structure (ALI ou partenaire), ex. ALI07")
+    verifier.add_argument("--periode", "--period", dest="periode", type=_month, required=True,
+                          help="mois livré, AAAA-MM")
+    verifier.add_argument("--json", action="store_true", help="le verdict en un document JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -40,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = generate(args.out, scale=args.scale, start=args.start, end=args.end, reference_dir=reference)
         print("\n".join(summary.lines()))
         return 0
+    if args.command == "verifier":
+        from pipelines.senders.verify import main as verify_main
+
+        return verify_main(args.fichier, args.source, args.periode, args.json)
     if args.command == "audit":
         from pipelines.audit import main as audit_main
 

@@ -63,7 +63,7 @@ def _ddl() -> str:
             recu_le TIMESTAMP, traite_le TIMESTAMP, statut VARCHAR NOT NULL, en_vigueur BOOLEAN NOT NULL,
             lignes_lues INTEGER, lignes_chargees INTEGER, lignes_quarantaine INTEGER,
             lignes_ignorees INTEGER, motif_rejet VARCHAR, encodage VARCHAR, separateur VARCHAR,
-            colonnes_ignorees VARCHAR[], archive VARCHAR, run_id VARCHAR,
+            colonnes_ignorees VARCHAR[], archive VARCHAR, run_id VARCHAR, regle_rejet VARCHAR,
             PRIMARY KEY (fichier, sha256))""",
         """CREATE TABLE IF NOT EXISTS raw.quarantaine (
             periode DATE, source_code VARCHAR, dataset VARCHAR, sha256 VARCHAR, fichier VARCHAR,
@@ -74,6 +74,14 @@ def _ddl() -> str:
         "CREATE TABLE IF NOT EXISTS raw.parametres (cle VARCHAR PRIMARY KEY, valeur VARCHAR)",
     ]
     return ";\n".join(statements)
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    """Columns added since v1, appended to a warehouse created before them (NULL in older rows)."""
+    known = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' "
+                                       "AND table_name = 'livraisons'").fetchall()}
+    if "regle_rejet" not in known:  # the code of motif_rejet (pipelines.contract.REJECTIONS)
+        con.execute("ALTER TABLE raw.livraisons ADD COLUMN regle_rejet VARCHAR")
 
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -94,5 +102,6 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.chmod(0o600)
     if not read_only:
         con.execute(_ddl())
+        _upgrade(con)
     con.execute(MACROS)
     return con

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
+from pipelines.contract import REJECTIONS
 from pipelines.inbox.headers import normalise_header
 from pipelines.inbox.limits import too_large
 from pipelines.inbox.workbook import Rejected, check_workbook
@@ -32,7 +33,14 @@ mixed encodings."""
 
 
 class Unreadable(Exception):
-    """The file cannot be read with certainty; the message is the rejection reason."""
+    """The file cannot be read with certainty; the message is the rejection reason, ``rule`` its code
+    (``pipelines.contract.REJECTIONS``: what the sender does about it)."""
+
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        if rule not in REJECTIONS:
+            raise KeyError(f"motif de rejet « {rule} » non déclaré dans pipelines.contract.REJECTIONS")
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ def read_table(path: Path, expected_columns: set[str]) -> Table:
     """
     oversize = too_large(path.stat().st_size)
     if oversize:
-        raise Unreadable(oversize)
+        raise Unreadable("fichier_trop_volumineux", oversize)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return _table(_excel_records(path), "xlsx", None)
@@ -68,13 +76,13 @@ def read_table(path: Path, expected_columns: set[str]) -> Table:
         text, encoding = decode(path.read_bytes())
         delimiter = detect_delimiter(text, expected_columns)
         return _table(_csv_records(text, delimiter), encoding, delimiter)
-    raise Unreadable(f"extension « {path.suffix} » non prise en charge (attendu .csv ou .xlsx)")
+    raise Unreadable("extension", f"extension « {path.suffix} » non prise en charge (attendu .csv ou .xlsx)")
 
 
 def decode(data: bytes) -> tuple[str, str]:
     """UTF-8 (with or without BOM) or Windows-1252, else ``Unreadable``; never latin-1."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise Unreadable("encodage UTF-16 non accepté (attendu UTF-8 ou Windows-1252)")
+        raise Unreadable("encodage", "encodage UTF-16 non accepté (attendu UTF-8 ou Windows-1252)")
     if data.startswith(b"\xef\xbb\xbf"):
         text, encoding = _strict(data[3:], "utf-8"), "utf-8-sig"
     else:
@@ -85,17 +93,19 @@ def decode(data: bytes) -> tuple[str, str]:
             mixed = _UTF8_SEQUENCE.search(data)
             if mixed:
                 raise Unreadable(
+                    "encodage",
                     f"encodage mixte : UTF-8 à la position {mixed.start()} mais octet 0x{data[error.start]:02X} "
                     f"invalide en UTF-8 à la position {error.start} (attendu un seul encodage)"
                 ) from None
     control = _C1_CONTROLS.search(text)
     if control:
         raise Unreadable(
+            "encodage",
             f"caractère de contrôle U+{ord(control.group()):04X} à la position {control.start()} : "
             "encodage mal identifié (attendu UTF-8 ou Windows-1252)"
         )
     if "\x00" in text:
-        raise Unreadable("octet nul dans le fichier : ce n'est pas un fichier texte CSV")
+        raise Unreadable("pas_du_texte", "octet nul dans le fichier : ce n'est pas un fichier texte CSV")
     return text, encoding
 
 
@@ -104,6 +114,7 @@ def _strict(data: bytes, encoding: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise Unreadable(
+            "encodage",
             f"octet 0x{data[error.start]:02X} à la position {error.start} invalide en UTF-8 "
             "comme en Windows-1252 : encodage non reconnu"
         ) from None
@@ -113,7 +124,7 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
     """The delimiter whose split of the header names the most contract columns, if unambiguous."""
     header_line = next((line for line in text.splitlines() if _CONTENT.search(line)), None)
     if header_line is None:
-        raise Unreadable("fichier vide : aucune ligne non vide")
+        raise Unreadable("fichier_vide", "fichier vide : aucune ligne non vide")
     scores, errors = {}, []
     for d in DELIMITERS:
         try:  # a wide header split by the wrong delimiter is one huge field: that delimiter is out, not the file
@@ -122,11 +133,12 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
         except csv.Error as error:
             errors.append(error)
     if not scores:
-        raise Unreadable(f"en-tête mal formé : {_csv_error(errors[0])}")
+        raise Unreadable("csv_mal_forme", f"en-tête mal formé : {_csv_error(errors[0])}")
     best = max(scores.values())
     winners = [d for d, score in scores.items() if score == best]
     if best == 0 or len(winners) > 1:
         raise Unreadable(
+            "separateur",
             "séparateur indéterminé : ni le point-virgule, ni la virgule, ni la tabulation ne font "
             "apparaître sans ambiguïté les colonnes du contrat dans l'en-tête"
         )
@@ -141,7 +153,8 @@ def _csv_records(text: str, delimiter: str):
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as error:
-        raise Unreadable(f"CSV mal formé vers la ligne {reader.line_num} : {_csv_error(error)}") from None
+        raise Unreadable("csv_mal_forme",
+                         f"CSV mal formé vers la ligne {reader.line_num} : {_csv_error(error)}") from None
 
 
 _CSV_ERRORS = (
@@ -182,14 +195,14 @@ def _excel_records(path: Path):
     try:
         check_workbook(path)
     except Rejected as error:
-        raise Unreadable(f"classeur Excel refusé : {error}") from None
+        raise Unreadable("classeur_refuse", f"classeur Excel refusé : {error}") from None
     try:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 — calamine raises private types; a Rust panic is a BaseException
-        raise Unreadable(f"classeur Excel illisible : {_excel_error(error)}") from None
+        raise Unreadable("classeur_illisible", f"classeur Excel illisible : {_excel_error(error)}") from None
     for number, cells in enumerate(rows, start=1):
         yield number, [_excel_cell(value) for value in cells]
 
@@ -222,7 +235,7 @@ def _table(records, encoding: str, delimiter: str | None) -> Table:
             continue
         body.append((number, cells))
     if header is None:
-        raise Unreadable("fichier vide : aucune ligne non vide")
+        raise Unreadable("fichier_vide", "fichier vide : aucune ligne non vide")
     blank = [_is_blank(cells) for _, cells in body]
     while body and blank[-1]:
         body.pop()

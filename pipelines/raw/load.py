@@ -51,7 +51,7 @@ def _stored_expressions(dataset_name: str) -> list[str]:
     return [f"{expressions.get(name, 'v.' + name)} AS {name}" for name, _ in stored_columns(DATASETS[dataset_name])]
 
 
-def _sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def known_sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = con.execute(
         "SELECT code_ali, 'ALI' FROM reference.ali UNION ALL SELECT code_partenaire, 'PARTENAIRE' "
         "FROM reference.partenaires"
@@ -89,7 +89,7 @@ def ingest_folder(
     one, a guard of this folder alone is built.
     """
     clock = stopwatch or Stopwatch()
-    sources = _sources(con)
+    sources = known_sources(con)
     waiting: list[tuple[str, str]] = []
     with clock.stage("archivage"):
         received = received_files(con, settings.inbox, settings.archive, folder, waiting)
@@ -108,7 +108,7 @@ def ingest_folder(
                  if any(p.dataset is dataset and p.cells is not None for p in todo)]
     with clock.stage("validation"):
         for name in validated:
-            _validate(con, name, [p for p in todo if p.dataset is DATASETS[name] and p.cells is not None], periode)
+            validate_files(con, name, [p for p in todo if p.dataset is DATASETS[name] and p.cells is not None], periode)
     kill_point("ingestion.validation")
     with clock.stage("pseudonymisation"):
         pseudo.bind(con)
@@ -140,7 +140,7 @@ def _read(received: Prepared, sources: dict[str, str]) -> Prepared:
     return prepared
 
 
-def _validate(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], periode: dt.date | None) -> None:
+def validate_files(con: duckdb.DuckDBPyConnection, name: str, batch: list[Prepared], periode: dt.date | None) -> None:
     """Validate every file of one dataset of the month in a single query into ``validated_<name>``."""
     if not batch:
         return
@@ -184,7 +184,8 @@ INSERT INTO raw.livraisons BY NAME
 SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
     (now() AT TIME ZONE 'UTC') AS traite_le, statut, false AS en_vigueur, lignes_lues,
     CASE WHEN statut = 'VALIDE' THEN coalesce(chargees, 0) END AS lignes_chargees,
-    CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees, motif_rejet, encodage, separateur,
+    CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees,
+    motif_rejet, regle_rejet, encodage, separateur,
     ali_garde_colonnes(colonnes_ignorees) AS colonnes_ignorees, archive, run_id
 FROM received_counts;
 DELETE FROM raw.quarantaine q USING received r WHERE q.fichier = r.fichier AND q.sha256 = r.sha256;
@@ -265,6 +266,7 @@ def _received(todo: list[Prepared], run_id: str) -> pa.Table:
         "lignes_ignorees": pa.array(
             [len(p.table.ignored_rows) if p.table and not p.rejection else None for p in todo], pa.int32()),
         "motif_rejet": pa.array([p.rejection for p in todo], pa.string()),
+        "regle_rejet": pa.array([p.rejection_rule for p in todo], pa.string()),
         "encodage": pa.array([p.table.encoding if p.table else None for p in todo], pa.string()),
         "separateur": pa.array([_DELIMITER_NAMES.get(p.table.delimiter) if p.table else None for p in todo],
                                pa.string()),

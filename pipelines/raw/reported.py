@@ -1,8 +1,11 @@
 """Anomalies reported but not blocking (contract §4), recomputed for a month after each load.
 
-They never stop a row from loading; they tell a sender what to look at. Extra columns are
-reported per file in the manifest (``colonnes_ignorees``).
+They never stop a row from loading; they tell a sender what to look at (their wording and how to
+act on them: ``pipelines.contract.REPORTED``). Extra columns are reported per file in the manifest
+(``colonnes_ignorees``).
 """
+
+from pipelines.contract import REPORTED
 
 REPORTED_SQL = """
 INSERT INTO raw.signalements
@@ -26,10 +29,8 @@ multi AS (
 multi_ali AS (
     SELECT source_code, count(*) AS n FROM b WHERE personne_id IN (SELECT personne_id FROM multi) GROUP BY ALL
 )
-SELECT $periode, source_code, 'beneficiaires', 'referent_inconnu',
-    'referent absent du fichier conseillers du mois', n FROM referent_inconnu
-UNION ALL SELECT $periode, source_code, 'beneficiaires', 'action_prescrite_inconnue',
-    'action prescrite absente du catalogue de l''année', n FROM action_inconnue
-UNION ALL SELECT $periode, source_code, 'beneficiaires', 'personne_multi_ali',
-    'personne accompagnée aussi par une autre ALI ce mois', n FROM multi_ali
-"""
+SELECT $periode, source_code, 'beneficiaires', 'referent_inconnu', '{referent_inconnu}', n FROM referent_inconnu
+UNION ALL SELECT $periode, source_code, 'beneficiaires', 'action_prescrite_inconnue', '{action_prescrite_inconnue}', n
+FROM action_inconnue
+UNION ALL SELECT $periode, source_code, 'beneficiaires', 'personne_multi_ali', '{personne_multi_ali}', n FROM multi_ali
+""".format(**{code: r.message.replace("'", "''") for code, r in REPORTED.items()})

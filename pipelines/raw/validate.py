@@ -7,7 +7,7 @@ duplicate keys; its result says, for each row, the typed values and the list of 
 
 from __future__ import annotations
 
-from pipelines.contract import Column, Dataset
+from pipelines.contract import CHECKS, Column, Dataset
 
 _NUMBER = r"-?\d{1,15}([.,]\d+)?"
 _SPACES = "[\\s\u00a0\u202f]"
@@ -47,37 +47,40 @@ def _parse(column: Column) -> str:
 
 
 def _checks(column: Column) -> list[tuple[str, str, str]]:
-    """(condition, rule code, message) of the column's own type and presence."""
+    """(condition, rule code, message) of the column's own type and presence (rules of ``CHECKS``)."""
     name, txt = column.name, f"{column.name}__txt"
     checks = []
+
+    def check(condition: str, code: str, detail: str = "") -> None:
+        checks.append((condition, code, CHECKS[code].message + detail))
+
     if column.required:
-        checks.append((f"{txt} IS NULL", "obligatoire", "valeur obligatoire manquante"))
+        check(f"{txt} IS NULL", "obligatoire")
     if column.type == "date":
-        checks.append((f"{txt} IS NOT NULL AND {name} IS NULL", "date_invalide",
-                       "date invalide (attendu JJ/MM/AAAA ou AAAA-MM-JJ)"))
+        check(f"{txt} IS NOT NULL AND {name} IS NULL", "date_invalide")
     if column.type in ("int", "decimal"):
         number = f"replace(regexp_replace({txt}, '{_SPACES}', '', 'g'), ',', '.')"
-        checks.append((f"{txt} IS NOT NULL AND NOT regexp_full_match({number}, '{_NUMBER}')",
-                       "nombre_invalide", "nombre attendu (15 chiffres au plus avant la virgule)"))
+        check(f"{txt} IS NOT NULL AND NOT regexp_full_match({number}, '{_NUMBER}')", "nombre_invalide")
         if column.type == "int":
-            checks.append((f"regexp_full_match({number}, '{_NUMBER}') AND {name} IS NULL",
-                           "entier_attendu", "valeur fractionnaire dans une colonne entière"))
-        checks.append((f"{name} < 0", "negatif", "valeur négative"))
+            check(f"regexp_full_match({number}, '{_NUMBER}') AND {name} IS NULL", "entier_attendu")
+        check(f"{name} < 0", "negatif")
+    allowed = ", ".join(f"'{v}'" for v in column.values)
     if column.type == "enum":
-        allowed = ", ".join(f"'{v}'" for v in column.values)
-        checks.append((f"{name} NOT IN ({allowed})", "valeur_hors_liste",
-                       f"valeur hors liste ({', '.join(column.values)})"))
+        check(f"{name} NOT IN ({allowed})", "valeur_hors_liste", f" ({', '.join(column.values)})")
     if column.type == "list" and column.values:
-        allowed = ", ".join(f"'{v}'" for v in column.values)
-        checks.append((f"len(list_filter({name}, lambda x: x NOT IN ({allowed}))) > 0", "element_hors_liste",
-                       f"élément hors liste ({', '.join(column.values)})"))
+        check(f"len(list_filter({name}, lambda x: x NOT IN ({allowed}))) > 0", "element_hors_liste",
+              f" ({', '.join(column.values)})")
     return checks
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _reason(column: Column, condition: str, code: str, message: str) -> str:
     # A row whose cells do not line up with the header may hold an identifier in any column.
     value = "NULL" if column.personal else f"CASE WHEN r.aligne THEN left(r.{column.name}__txt, 60) END"
-    message = message.replace("'", "''")
+    message = _quoted(message)
     return (f"CASE WHEN {condition} THEN {{'colonne': '{column.name}', 'regle': '{code}', "
             f"'message': '{message}', 'valeur': {value}}} END")
 
@@ -90,7 +93,7 @@ def validation_sql(dataset: Dataset) -> str:
     reasons += [_reason(dataset.column(r.column), r.broken_when, r.code, r.message) for r in dataset.rules]
     reasons.append(
         "CASE WHEN champs_en_trop THEN {'colonne': NULL, 'regle': 'champs_en_trop', "
-        "'message': 'la ligne a plus de champs que l''en-tête', 'valeur': NULL} END"
+        f"'message': '{_quoted(CHECKS['champs_en_trop'].message)}', 'valeur': NULL}} END"
     )
     key = ", ".join(dataset.key)
     return f"""
@@ -111,7 +114,8 @@ ranked AS (
 SELECT * EXCLUDE (erreurs, rang, premiere_ligne),
     CASE WHEN len(erreurs) = 0 AND rang > 1 THEN [{{
         'colonne': '{dataset.key[-1]}', 'regle': 'doublon',
-        'message': 'doublon de la clé {dataset.key_label} (première occurrence ligne ' || premiere_ligne || ')',
+        'message': '{_quoted(CHECKS["doublon"].message)} {dataset.key_label} (première occurrence ligne '
+            || premiere_ligne || ')',
         'valeur': NULL}}]
     ELSE erreurs END AS erreurs
 FROM ranked
