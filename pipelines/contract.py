@@ -43,6 +43,9 @@ RESULTATS_SORTIE = ("EMPLOI", "FORMATION", "CREATION_ENTREPRISE", "FIN_ACTION", 
 RESULTATS_SORTIE_POSITIFS = ("EMPLOI", "FORMATION", "CREATION_ENTREPRISE")
 """A positive end of participation (indicators.md, ``mart_actions_mensuel.sorties_positives``)."""
 ORGANISMES = ("CAF", "MSA")
+ECHEANCE_JOUR = 5
+"""The delivery of month M is due on this day of M + 1, end of day, Europe/Paris (retours.md): read by
+``pipelines.months.due_date`` and, through the generated macro ``echeance_jour()``, by dbt."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ REJECTIONS: dict[str, str] = {
     "fichier_trop_volumineux": "Vérifier que le fichier ne contient que le mois livré et les colonnes du contrat ; "
                                "si sa taille est normale, prévenir l'équipe données.",
     "dossier_invalide": "Déposer le fichier dans le dossier du mois livré, nommé AAAA-MM (par exemple 2026-10).",
-    "emplacement_invalide": "Déposer le fichier directement dans <AAAA-MM>/<code source>/, sans sous-dossier.",
+    "emplacement_invalide": "Déposer le fichier directement dans le dossier de sa structure, lui-même dans le "
+                            "dossier du mois (AAAA-MM), sans sous-dossier.",
     "source_inconnue": "Nommer le dossier du code de votre structure donné par le Département (par exemple ALI07).",
     "jeu_inconnu": "Nommer le fichier d'après son jeu de données : beneficiaires ou conseillers pour une ALI, "
                    "participations ou actions pour un partenaire (.csv ou .xlsx).",

@@ -1,6 +1,9 @@
 """What is generated from the contract declaration (``pipelines.contract``), never written by hand.
 
 - ``docs/contract.md``: the contract as validated;
+- ``docs/senders.md``: the senders' guide in French (``pipelines.senders.guide``): its columns, rules and
+  fixes;
+- ``dbt_project/macros/contrat.sql``: the contract's numbers the models read (the due day);
 - ``dbt_project/seeds/contrat_*.csv``: the closed lists the marts read (exit motifs and results
   with ``est_positif``, functions with ``est_accompagnement``, datasets per source type), joined in
   SQL and used by dbt's ``relationships`` tests, so no model spells one of those values.
@@ -14,11 +17,13 @@ import csv
 import io
 from pathlib import Path
 
-from pipelines.contract import DATASETS, SEEDS
+from pipelines.contract import DATASETS, ECHEANCE_JOUR, SEEDS
 from pipelines.warehouse import stored_as, stored_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "contract.md"
+GUIDE = ROOT / "docs" / "senders.md"
+MACRO = ROOT / "dbt_project" / "macros" / "contrat.sql"
 SEED_DIR = ROOT / "dbt_project" / "seeds"
 
 
@@ -64,9 +69,18 @@ def seed(name: str) -> str:
     return out.getvalue()
 
 
+def macros() -> str:
+    """The contract's scalars as dbt macros (a seed would be a table to join for one number)."""
+    return ("{#- Generated from pipelines/contract.py by python -m pipelines.contract_render; do not edit. -#}\n\n"
+            "{#- The day of M + 1 on which the delivery of month M is due (end of day, Europe/Paris). -#}\n"
+            f"{{% macro echeance_jour() %}}{{{{ return({ECHEANCE_JOUR}) }}}}{{% endmacro %}}\n")
+
+
 def outputs() -> dict[Path, str]:
     """Every generated file and its expected content."""
-    return {DOC: render(), **{SEED_DIR / f"{name}.csv": seed(name) for name in SEEDS}}
+    from pipelines.senders import guide
+
+    return {DOC: render(), GUIDE: guide.render(), MACRO: macros(), **{SEED_DIR / f"{name}.csv": seed(name) for name in SEEDS}}
 
 
 if __name__ == "__main__":

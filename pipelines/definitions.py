@@ -3,7 +3,7 @@
 Definitions live in ``pipelines/defs/``, one package per stage of the data's path: ``ingest``
 (reference files, the inbox's deliveries into ``raw``), ``dbt`` (the dbt project's seeds, models and
 tests, and the marts' completeness and freshness checks), ``publish`` (BI snapshot, monthly reports,
-open data, and the privacy checks before anything is published) and ``automation`` (the job, its
+open data, the senders' receipts, and the privacy checks before anything is published) and ``automation`` (the job, its
 schedule, the inbox sensor). What they call is plain library code beside them (``pipelines/inbox``,
 ``raw``, ``privacy``, ``publication``…), testable without Dagster.
 """
@@ -18,6 +18,7 @@ from pipelines.defs.ingest.assets import raw_deliveries, reference_data
 from pipelines.defs.ingest.checks import aucun_identifiant_en_clair
 from pipelines.defs.publish.assets import open_data, published_marts, rapport_mensuel
 from pipelines.defs.publish.checks import aucun_identifiant_diffuse, aucun_identifiant_publie
+from pipelines.defs.publish.receipts import accuses_de_reception
 from pipelines.progress import progression
 from pipelines.resources import resources_from_env
 
@@ -25,7 +26,8 @@ from pipelines.resources import resources_from_env
 def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
-        assets=[reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data],
+        assets=[reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data,
+                accuses_de_reception],
         asset_checks=[aucun_identifiant_en_clair, livraisons_attendues, *FRESHNESS_CHECKS,
                       aucun_identifiant_publie, aucun_identifiant_diffuse],
         jobs=[monthly_refresh],

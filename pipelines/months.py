@@ -24,6 +24,15 @@ def parse_month(text: str) -> dt.date | None:
     return dt.date(int(match[1]), int(match[2]), 1) if match else None
 
 
+def due_date(month: str) -> dt.date:
+    """The day the delivery of ``month`` (``YYYY-MM``) is due: ``ECHEANCE_JOUR`` of M + 1 (end of day,
+    Europe/Paris). The marts say the same in SQL (dbt macro ``echeance_livraison``)."""
+    from pipelines.contract import ECHEANCE_JOUR
+
+    first = parse_month(month)
+    return (first + dt.timedelta(days=31)).replace(day=ECHEANCE_JOUR)
+
+
 def months_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[str]:
     """The run's months, for any step of it (an unpartitioned asset or check included); none for a
     run without partitions."""

@@ -69,7 +69,8 @@ def published_paths(directory: Path, month: str) -> list[str]:
     for label, path in (("DuckDB (BI, lecture seule)", directory / "marts.duckdb"), ("Parquet", directory / "parquet"),
                         ("CSV (Excel)", directory / "csv"),
                         ("rapport du mois", directory / "rapports" / f"rapport_{month}.html"),
-                        ("données ouvertes", directory / "open_data")):
+                        ("données ouvertes", directory / "open_data"),
+                        ("accusés de réception", directory / "accuses")):
         if path.exists():
             lines.append(f"  {label:<28} {path}")
     return lines

@@ -64,7 +64,7 @@ def _ddl() -> str:
             lignes_lues INTEGER, lignes_chargees INTEGER, lignes_quarantaine INTEGER,
             lignes_ignorees INTEGER, motif_rejet VARCHAR, encodage VARCHAR, separateur VARCHAR,
             colonnes_ignorees VARCHAR[], archive VARCHAR, run_id VARCHAR, regle_rejet VARCHAR,
-            PRIMARY KEY (fichier, sha256))""",
+            premier_recu_le TIMESTAMP, PRIMARY KEY (fichier, sha256))""",
         """CREATE TABLE IF NOT EXISTS raw.quarantaine (
             periode DATE, source_code VARCHAR, dataset VARCHAR, sha256 VARCHAR, fichier VARCHAR,
             ligne INTEGER, motifs STRUCT(colonne VARCHAR, regle VARCHAR, message VARCHAR, valeur VARCHAR)[])""",
@@ -82,6 +82,9 @@ def _upgrade(con: duckdb.DuckDBPyConnection) -> None:
                                        "AND table_name = 'livraisons'").fetchall()}
     if "regle_rejet" not in known:  # the code of motif_rejet (pipelines.contract.REJECTIONS)
         con.execute("ALTER TABLE raw.livraisons ADD COLUMN regle_rejet VARCHAR")
+    if "premier_recu_le" not in known:  # the first reception of a (fichier, sha256) received again
+        con.execute("ALTER TABLE raw.livraisons ADD COLUMN premier_recu_le TIMESTAMP")
+        con.execute("UPDATE raw.livraisons SET premier_recu_le = recu_le")
 
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

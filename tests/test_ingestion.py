@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import BENEF_HEADER, PSEUDO, benef_row, manifest
+from conftest import BENEF_HEADER, PSEUDO, benef_row, manifest, select
 
 KEY = "2024-03/ALI01/beneficiaires.csv"
 
@@ -89,6 +89,10 @@ def test_an_older_version_received_again_takes_force_again(con, inbox, ingest):
     inbox.put(KEY, v1)
     ingest("2024-03")
     assert benef_count(con) == 1
+    (v2_first, v2_last), (v1_first, v1_last) = select(
+        con, "SELECT premier_recu_le, recu_le FROM raw.livraisons WHERE fichier = ? ORDER BY recu_le", [KEY])
+    # v1 received again: one manifest row, its first reception kept (punctuality counts from it)
+    assert v1_first < v2_first == v2_last < v1_last
 
 
 def test_two_versions_in_one_run_only_the_last_received_counts(con, inbox, ingest):

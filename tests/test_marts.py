@@ -23,7 +23,7 @@ run 1 (deliveries of early April / early May)
 run 2 (late corrections, mid May)
   2024-03  ALI01  beneficiaires v2 replaces v1 (versions_recues 2)
            ALI02  beneficiaires re-sent without `date_entree` → rejected, v1 stays in force
-           P057   actions re-sent byte-identical (versions_recues stays 1, recu_le moves)
+           P057   actions re-sent byte-identical (versions_recues stays 1, recu_le moves, premier_recu_le stays)
            ALI15  conseillers rejected again, another content (versions_recues 2, the last one's reason)
 
 Persons (matricule/organisme): one person (1000005 CAF) is in ALI01 and ALI02 in March, another
@@ -90,6 +90,10 @@ COLUMNS = {
         "periode", "code_ali", "nom_ali", "frein", "personnes", "personnes_orientees", "taux_orientation",
         "personnes_en_action", "taux_en_action",
     ],
+    "mart_qualite_sources": [  # retours.md §3
+        "periode", "source_code", "source_type", "datasets_attendus", "datasets_livres", "a_l_heure", "retard_j",
+        "versions_recues", "lignes_lues", "lignes_quarantaine", "taux_quarantaine",
+    ],
 }
 MONTH = {"mart_parcours_cohortes": "cohorte"}
 """The month column of a mart when it is not periode."""
@@ -101,15 +105,16 @@ KEYS = {
     "mart_livraisons": ("periode", "source_code", "dataset"),
     "mart_parcours_cohortes": ("cohorte", "code_ali"),
     "mart_freins_mensuel": ("periode", "code_ali", "frein"),
+    "mart_qualite_sources": ("periode", "source_code"),
 }
 # "Rates are DOUBLE"; ratios and means are compared as floats too.
 RATES = {
     "taux_sorties_positives", "accompagnes_par_etp", "delai_moyen_orientation_rdv_j", "part_rdv_sous_30j",
     "taux_contractualisation", "entretiens_par_personne", "taux_occupation", "accompagnes_pour_1000_hab",
     "part_activite_15h", "taux_concretisation_3m", "taux_sorties_positives_6m", "taux_sorties_positives_12m",
-    "taux_contrat_60j", "delai_moyen_contrat_j", "taux_orientation", "taux_en_action",
+    "taux_contrat_60j", "delai_moyen_contrat_j", "taux_orientation", "taux_en_action", "taux_quarantaine",
 }
-BOOLEANS = {"livre", "attendu", "mature_6m", "mature_12m"}
+BOOLEANS = {"livre", "attendu", "mature_6m", "mature_12m", "a_l_heure"}
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "UHUGEINT"}
 COUNTS = {
@@ -118,7 +123,7 @@ COUNTS = {
     "prescriptions", "population_municipale", "lignes_lues", "lignes_chargees", "lignes_quarantaine",
     "lignes_ignorees", "versions_recues", "activite_renseignee", "prescrits", "prescrits_entres_3m", "entrants",
     "sortis_6m", "sortis_positifs_6m", "sortis_12m", "sortis_positifs_12m", "contrats_60j", "personnes",
-    "personnes_orientees", "personnes_en_action",
+    "personnes_orientees", "personnes_en_action", "datasets_attendus", "datasets_livres", "retard_j",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -792,6 +797,43 @@ for _periode in (M1, M2):
         for _dataset in ("participations", "actions"):
             EXPECTED_LIVRAISONS.setdefault((_periode, _code, _dataset), livraison(_periode, _code, _dataset))
 
+
+
+def qualite_row(periode, source, livres=0, retard=None, versions=0, lues=0, quarantaine=0):
+    """A source expected in the month: 2 datasets; on time ⇔ retard_j = 0; taux NULL without a line read."""
+    return {
+        "periode": periode, "source_code": source, "source_type": "ALI" if source.startswith("ALI") else "PARTENAIRE",
+        "datasets_attendus": 2, "datasets_livres": livres, "a_l_heure": retard == 0, "retard_j": retard,
+        "versions_recues": versions, "lignes_lues": lues, "lignes_quarantaine": quarantaine,
+        "taux_quarantaine": quarantaine / lues if lues else None,
+    }
+
+
+# Due dates (retours.md): 2024-03 → 2024-04-05, 2024-04 → 2024-05-05, end of day in Paris (UTC+2 then):
+# a reception time (UTC) of the 5th before 22:00 is on time. The date of a dataset is that of its first
+# valid version; P057's byte-identical re-send of its March actions on 05-10 moves recu_le, not
+# premier_recu_le: the actions still count from 04-06.
+EXPECTED_QUALITE = {
+    # v1 on 04-05 09:00 (first valid: v2's re-send does not count), conseillers 09:05; versions v1, v2,
+    # conseillers; lines of v2 (13, 2 quarantined) + conseillers (7, 1) → 3 / 20
+    (M1, "ALI01"): qualite_row(M1, "ALI01", 2, 0, 3, 20, 3),
+    (M1, "ALI02"): qualite_row(M1, "ALI02", 1, None, 2, 8, 1),  # no conseillers; v1 + the rejected re-send
+    (M1, "ALI03"): qualite_row(M1, "ALI03", 2, 0, 2, 3, 2),  # both on 04-05; 2 + 1 lines, 2 + 0 quarantined
+    (M1, "ALI15"): qualite_row(M1, "ALI15", 0, None, 2),  # two rejected conseillers files, nothing in force
+    # actions 04-06 08:00 UTC (the re-send of 05-10 does not count), participations 04-06 08:30 UTC = 10:30
+    # Paris → 1 day; lines 3 + 8, quarantined 1 + 2
+    (M1, "P057"): qualite_row(M1, "P057", 2, 1, 2, 11, 3),
+    (M1, "P079"): qualite_row(M1, "P079", 1, None, 1, 1, 0),  # actions only (04-06): participations missing
+    (M2, "ALI01"): qualite_row(M2, "ALI01", 1, None, 1, 10, 1),  # beneficiaires only (05-06)
+    (M2, "ALI02"): qualite_row(M2, "ALI02", 1, None, 1, 3, 0),  # conseillers only
+    (M2, "ALI22"): qualite_row(M2, "ALI22", 2, 1, 2, 6, 0),  # both on 05-06: 1 day
+    (M2, "P057"): qualite_row(M2, "P057", 2, 2, 2, 7, 0),  # both on 05-07: 2 days; 1 + 6 lines
+    (M2, "P079"): qualite_row(M2, "P079", 1, None, 2, 2, 0),  # participations + the rejected actions file
+}
+for _periode in (M1, M2):
+    for _code in OPEN[_periode] + PARTNERS:
+        EXPECTED_QUALITE.setdefault((_periode, _code), qualite_row(_periode, _code))
+
 EXPECTED = {
     "mart_ali_mensuel": EXPECTED_ALI,
     "mart_departement_mensuel": EXPECTED_DEPARTEMENT,
@@ -800,6 +842,7 @@ EXPECTED = {
     "mart_livraisons": EXPECTED_LIVRAISONS,
     "mart_parcours_cohortes": EXPECTED_COHORTES,
     "mart_freins_mensuel": EXPECTED_FREINS,
+    "mart_qualite_sources": EXPECTED_QUALITE,
 }
 # The rows the fixture is about (one test each); every other expected row is checked in bulk.
 FOCUS = {
@@ -815,6 +858,7 @@ FOCUS = {
        (M2, "ALI01", "conseillers"), (M2, "ALI02", "beneficiaires"), (M2, "ALI20", "beneficiaires")],
     "mart_parcours_cohortes": [(M1, "ALI01"), (M1, "ALI02"), (M1, "ALI03"), (M2, "ALI01"), (M2, "ALI22")],
     "mart_freins_mensuel": [],
+    "mart_qualite_sources": [k for k in EXPECTED_QUALITE if EXPECTED_QUALITE[k]["versions_recues"]],
 }
 
 # Disagreements between these hand figures and the models, decided from the spec (see the reasons).
@@ -862,6 +906,13 @@ def test_hand_figures_are_consistent():
     # livraisons: 20 ALI × 2 + 82 partners × 2 = 204 expected + ALI23 received = 205; April 22 × 2 + 164 = 208
     assert sum(1 for k in EXPECTED_LIVRAISONS if k[0] == M1) == 205
     assert sum(1 for k in EXPECTED_LIVRAISONS if k[0] == M2) == 208
+    # delivery quality: one row per expected source, 20 + 82 and 22 + 82
+    assert [sum(1 for k in EXPECTED_QUALITE if k[0] == p) for p in (M1, M2)] == [102, 104]
+    for (periode, source), row in EXPECTED_QUALITE.items():  # the rows agree with mart_livraisons' by hand
+        keys = [r for k, r in EXPECTED_LIVRAISONS.items() if k[:2] == (periode, source)]
+        assert row["datasets_livres"] == sum(r["statut"] == "LIVRE" for r in keys if r["attendu"])
+        assert row["lignes_lues"] == sum(r["lignes_lues"] or 0 for r in keys if r["statut"] == "LIVRE")
+        assert row["lignes_quarantaine"] == sum(r["lignes_quarantaine"] or 0 for r in keys if r["statut"] == "LIVRE")
 
 
 @pytest.mark.parametrize("mart", list(COLUMNS))
@@ -915,6 +966,7 @@ def test_row_counts(wh):
         "mart_livraisons": {M1: 205, M2: 208},
         "mart_parcours_cohortes": {M1: 20, M2: 22},
         "mart_freins_mensuel": {M1: 20 * 8, M2: 22 * 8},
+        "mart_qualite_sources": {M1: 20 + 82, M2: 22 + 82},
     }
 
 
@@ -984,5 +1036,5 @@ def test_month_without_any_delivery_gets_its_rows_after_a_single_month_run(tmp_p
     # April: 22 ALI open on 2024-04-30; 191 catalogue actions; 39 communes; 22 × 2 + 82 × 2 = 208 keys
     assert april == {"mart_ali_mensuel": 22, "mart_departement_mensuel": 1, "mart_actions_mensuel": 191,
                      "mart_territoire_mensuel": 39, "mart_livraisons": 208, "mart_parcours_cohortes": 22,
-                     "mart_freins_mensuel": 22 * 8}
+                     "mart_freins_mensuel": 22 * 8, "mart_qualite_sources": 22 + 82}
     assert failure is None, failure

@@ -138,6 +138,13 @@ def test_planted_identifiers_are_found_where_they_were_put_and_never_shown(inges
     page = report.read_text(encoding="utf-8")
     report.write_text(page.replace("</body>", "<p>Zoé Lebœuf</p>\n</body>", 1), encoding="utf-8")
     report_line = report.read_text(encoding="utf-8").split("<p>Zoé Lebœuf</p>")[0].count("\n") + 1
+    receipt = sorted((publish / "accuses" / "2024-03").glob("*.html"))[0]  # the senders' receipts are scanned too
+    receipt.write_text(receipt.read_text(encoding="utf-8").replace("</footer>", "<p>Lebœuf Zoé</p></footer>"),
+                       encoding="utf-8")
+    receipt_csv = receipt.with_suffix(".csv")
+    with receipt_csv.open("a", encoding="utf-8") as out:
+        out.write("quarantaine;x;;;;;;7;date_entree;r;m;03/04/1980;;\r\n")
+    receipt_csv_line = receipt_csv.read_text(encoding="utf-8-sig").count("\n")
     (tmp_path / "dagster").mkdir()
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
     run = careless.execute_in_process(instance=instance)
@@ -153,6 +160,8 @@ def test_planted_identifiers_are_found_where_they_were_put_and_never_shown(inges
         ("quarantaine", "raw.quarantaine", "motifs", "date_naissance"),
         ("publication", str(csv_file.relative_to(publish.resolve())), "colonne 1", "nir"),
         ("publication", "rapports/rapport_2024-03.html", "texte", "nom_prenom"),
+        ("publication", str(receipt.relative_to(publish)), "texte", "nom_prenom"),
+        ("publication", str(receipt_csv.relative_to(publish)), "colonne 12", "date_naissance"),
         ("journal", "bavard · LOG", "evenement", "nom_prenom"),
         ("metadonnees", "bavard · ASSET_MATERIALIZATION", "metadonnees", "date_naissance"),
         ("metadonnees", "bavard · ASSET_MATERIALIZATION", "metadonnees", "cle"),
@@ -161,12 +170,14 @@ def test_planted_identifiers_are_found_where_they_were_put_and_never_shown(inges
     }
     lines = {(f.objet, f.ligne) for f in scan.findings if f.lieu == "publication"}
     assert lines == {(str(csv_file.relative_to(publish.resolve())), csv_line), ("rapports/rapport_2024-03.html",
-                                                                                  report_line)}
+                                                                                  report_line),
+                     (str(receipt.relative_to(publish)), receipt.read_text().split("<p>Lebœuf")[0].count("\n") + 1),
+                     (str(receipt_csv.relative_to(publish)), receipt_csv_line)}
     shown = texts(scan.metadata())
     for value in ("0123456", "123456", "Zoé", "Lebœuf", "LEBOEUF", "Ousmane", "1980", "180049306612345",
                   TEST_KEY.hex()):
         assert value not in shown
-    assert scan.metadata()["trouvailles_journaux_calcul"] == 2 and scan.metadata()["trouvailles"] == 11
+    assert scan.metadata()["trouvailles_journaux_calcul"] == 2 and scan.metadata()["trouvailles"] == 13
 
 
 def texts(metadata: dict) -> str:

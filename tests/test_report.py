@@ -98,7 +98,9 @@ def test_report_is_self_contained_french_and_has_one_row_per_ali(snapshot):
     for label in ("Rapport mensuel de l'insertion — mars 2024", "Chiffres clés face aux objectifs", "ALI ouvertes",
                   "ETP d'accompagnement", "Places conventionnées", "Taux d'occupation", "Évolution sur 12 mois",
                   "Indicateurs par ALI", "Parcours", "Cohortes d'entrants", "Freins périphériques",
-                  "Prescriptions devenues participations", "Complétude des livraisons", "Quarantaine"):
+                  "Prescriptions devenues participations", "Complétude des livraisons", "Quarantaine",
+                  "Qualité des livraisons", "Sources en retard ou manquantes",
+                  "Les dix taux de quarantaine les plus élevés", "Ponctualité sur 12 mois"):
         assert label in page, label
     assert "Par règle" not in page  # no rule breakdown unless the caller passes it
     codes = [c for (c,) in snapshot.execute(
@@ -175,6 +177,9 @@ def test_report_in_headless_chromium_shows_the_mart_values(published, snapshot, 
     parcours = page.eval_on_selector_all(
         "[data-parcours]", "els => els.map(e => [e.dataset.parcours, e.dataset.valeur, e.textContent])")
     check_parcours(parcours, snapshot)
+    qualite = page.eval_on_selector_all(
+        "[data-qualite]", "els => els.map(e => [e.dataset.qualite, e.dataset.valeur, e.textContent])")
+    check_qualite(qualite, snapshot)
 
 
 PARCOURS_EXPECTED = {  # written from parcours.md, not from the report's code: département = Σ of the ALI rows
@@ -214,6 +219,49 @@ def check_parcours(shown: list[list[str]], snapshot) -> None:
         number, rounding = shown_number(text)
         percent = definition(mart, column).format == "taux"
         assert abs(number - (100 * float(value) if percent else float(value))) <= rounding, (name, text)
+
+
+QUALITE_SQL = """SELECT source_code, a_l_heure, retard_j, datasets_livres, datasets_attendus, lignes_lues,
+    lignes_quarantaine, taux_quarantaine FROM marts.mart_qualite_sources WHERE periode = DATE '2024-03-01'"""
+PONCTUALITE_SQL = """SELECT source_code, count(*), count(*) FILTER (WHERE a_l_heure), avg(a_l_heure::INTEGER)
+    FROM marts.mart_qualite_sources WHERE periode BETWEEN DATE '2023-04-01' AND DATE '2024-03-01'
+    GROUP BY source_code"""  # written from retours.md: months on time / months expected, M − 11 … M
+
+
+def check_qualite(shown: list[list[str]], snapshot) -> None:
+    """The « Qualité des livraisons » section of 2024-03 against the mart: every source not on time with its
+    delay (or « manquant ») and datasets; the ten highest quarantine rates; every expected source's on-time
+    rate over 2023-04 … 2024-03. Each figure raw (data-valeur) and as displayed."""
+    names = [d[0] for d in snapshot.execute(QUALITE_SQL).description]
+    rows = {r[0]: dict(zip(names, r)) for r in snapshot.execute(QUALITE_SQL).fetchall()}
+    for source, n, on_time, rate in snapshot.execute(PONCTUALITE_SQL).fetchall():
+        if source in rows:
+            rows[source] |= {"mois_attendus": n, "mois_a_l_heure": on_time, "ponctualite_12m": rate}
+    figures: dict[str, dict[str, tuple[str, str]]] = {}
+    for name, raw, text in shown:
+        column, source = name.split(":", 1)
+        figures.setdefault(column, {})[source] = (raw, text)
+    late = {s for s, r in rows.items() if not r["a_l_heure"]}
+    missing = {s for s in late if rows[s]["retard_j"] is None}
+    assert missing, "the sample leaves sources missing in its last month (late ones arrive after the snapshot)"
+    assert set(figures["retard_j"]) == set(figures["datasets_livres"]) == set(figures["datasets_attendus"]) == late
+    assert {s for s, (raw, text) in figures["retard_j"].items() if (raw, text) == ("", "manquant")} == missing
+    positives = {s: r["taux_quarantaine"] for s, r in rows.items() if r["lignes_quarantaine"] > 0}
+    top = set(figures["taux_quarantaine"])
+    assert len(top) == min(10, len(positives)) > 0 and top <= set(positives)
+    assert min(positives[s] for s in top) >= max([positives[s] for s in set(positives) - top], default=0)
+    assert set(figures["ponctualite_12m"]) == set(rows) and len(rows) == 20 + 82  # ALI open in March, partners
+    assert any(0 < r["ponctualite_12m"] < 1 for r in rows.values())
+    for column, cells in figures.items():
+        for source, (raw, text) in cells.items():
+            value = rows[source][column]
+            if value is None:
+                assert raw == "" and text in ("—", "manquant"), (column, source)
+                continue
+            assert float(raw) == pytest.approx(float(value), abs=1e-12), (column, source)
+            number, rounding = shown_number(text)
+            percent = column in ("taux_quarantaine", "ponctualite_12m")
+            assert abs(number - (100 * float(value) if percent else float(value))) <= rounding, (column, text)
 
 
 def test_pages_to_write_follow_the_twelve_month_window_and_the_cohorts_shown():

@@ -140,6 +140,11 @@ def asset_cards(text: str, names: list[str]) -> dict[str, str]:
     return {name: "\n".join(lines[i:j]) for (i, name), (j, _) in zip(starts, [*starts[1:], (len(lines), "")])}
 
 
+def loaded(cards: dict[str, str]) -> dict[str, str] | None:
+    """The cards once none of the marts and report is still « Loading... » (else None: wait)."""
+    return None if any("Loading..." in cards.get(name, "Loading...") for name in [*MARTS, REPORT]) else cards
+
+
 def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, browser):
     _, port, _ = refreshed
     page = browser.new_page(viewport={"width": 1800, "height": 1100})
@@ -151,7 +156,8 @@ def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, 
     if skip.count():
         skip.click()
     page.get_by_text("Materialized", exact=True).first.wait_for(timeout=60_000)  # statuses load after the graph
-    cards = asset_cards(page.inner_text("body"), [*MARTS, REPORT, "open_data", "marts"])
+    cards = wait_until(lambda: loaded(asset_cards(page.inner_text("body"), [*MARTS, REPORT, "open_data", "marts"])),
+                       60, "every partitioned asset's status")  # they load one by one after the first
     for name in [*MARTS, REPORT]:  # partitioned: one month of the 45 filled, a latest event, never "never"
         assert "Latest event" in cards[name] and "Never materialized" not in cards[name], cards[name]
         assert "0% filled" not in cards[name] and "% filled" in cards[name], cards[name]

@@ -1,9 +1,9 @@
 """The pre-flight check (``retours.md`` §2): the verdict ingestion gives, before the file is sent.
 
 The main test ingests months of the README's sample (planted faults included, at a small scale so CI
-stays fast) with the real ingestion, then asks the verifier about every
-file and compares with what ``raw.livraisons`` and ``raw.quarantaine`` recorded. In CI, three
-months (``MONTHS``); every month of the range, at the README's scale (documented in docs/senders.md):
+stays fast) with the real ingestion, then asks the verifier about every file and compares with what
+``raw.livraisons`` and ``raw.quarantaine`` recorded. In CI, three months (``MONTHS``); every month of
+the range at the README's scale is the longer run documented in docs/ingestion.md:
 ``ALI_VERIFIER_MONTHS=all ALI_VERIFIER_SCALE=1 .venv/bin/python -m pytest tests/test_verifier.py -k sample``.
 """
 

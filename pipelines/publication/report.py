@@ -15,6 +15,7 @@ from plotly.offline import get_plotlyjs
 from pipelines.publication.figures import Definition, affiche, definition, marts, nombre
 from pipelines.publication.report_charts import STYLE, trend_charts
 from pipelines.publication.report_parcours import section as section_parcours
+from pipelines.publication.report_qualite import section as section_qualite
 
 MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
         "décembre")
@@ -170,7 +171,8 @@ autorisé).</p>{tableau(requete(con, NON_LIVRES_SQL, p), LIVRAISONS,
 comptent dans aucun indicateur.</p><div class="deux"><div><h3>Par type de source et jeu de données</h3>
 {tableau(par_jeu, LIVRAISONS, "Aucune livraison en vigueur ce mois-ci.")}</div><div>{regles}</div></div>
 <details><summary>Par source ({len(par_source)} livraisons avec des lignes en quarantaine)</summary>
-{tableau(par_source, LIVRAISONS, "Aucune ligne en quarantaine ce mois-ci.")}</details></section></main>
+{tableau(par_source, LIVRAISONS, "Aucune ligne en quarantaine ce mois-ci.")}</details></section>
+{section_qualite(con, p)}</main>
 <footer>Source : schéma <code>marts</code> ; définitions : documentation des marts (dbt). Objectifs : référentiel
 des objectifs du Département (objectifs.csv, communiqué du 7 avril 2023).</footer>
 </body></html>

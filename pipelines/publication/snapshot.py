@@ -32,7 +32,7 @@ from pipelines.crash_points import kill_point
 from pipelines.publication.versions import prune, swap_link
 
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
-         "mart_livraisons", "mart_parcours_cohortes", "mart_freins_mensuel")
+         "mart_livraisons", "mart_parcours_cohortes", "mart_freins_mensuel", "mart_qualite_sources")
 STORAGE_VERSION = "v1.0.0"
 """On-disk format of the published DuckDB file: readable by DuckDB 1.0 and later (BI drivers bundle
 their own, often older, DuckDB). Parquet is the version-free path."""

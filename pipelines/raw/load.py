@@ -1,7 +1,8 @@
 """Ingestion of one period folder: archive, read, validate, pseudonymise, load — atomically.
 
 The delivery in force for a (période, source, dataset) is the valid file received last (file
-modification time). Everything a run decides for a month is written in ONE transaction: the raw
+modification time). The same bytes received again under the same name replace their manifest row
+(``recu_le`` moves) but keep their first reception (``premier_recu_le``): punctuality counts from it. Everything a run decides for a month is written in ONE transaction: the raw
 rows of the deliveries that take force, their quarantine records, the manifest and the reported
 anomalies. A crash leaves each month as before or after its transaction; a re-run of the same inbox changes
 nothing; a rejected re-send leaves the previous delivery in force. Which files a run takes, and
@@ -178,14 +179,16 @@ def _pseudonymise(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 RECORD_SQL = """
 CREATE OR REPLACE TEMP TABLE received_counts AS
-SELECT r.*, c.chargees, c.quarantaine FROM received r LEFT JOIN ({counts}) c USING (dataset, file_id);
+SELECT r.*, c.chargees, c.quarantaine, least(r.recu_le, p.premier_recu_le) AS premier_recu_le
+FROM received r LEFT JOIN ({counts}) c USING (dataset, file_id)
+LEFT JOIN raw.livraisons p USING (fichier, sha256);
 DELETE FROM raw.livraisons l USING received r WHERE l.fichier = r.fichier AND l.sha256 = r.sha256;
 INSERT INTO raw.livraisons BY NAME
 SELECT periode, periode_dossier, source_code, dataset, fichier, sha256, taille_octets, recu_le,
     (now() AT TIME ZONE 'UTC') AS traite_le, statut, false AS en_vigueur, lignes_lues,
     CASE WHEN statut = 'VALIDE' THEN coalesce(chargees, 0) END AS lignes_chargees,
     CASE WHEN statut = 'VALIDE' THEN coalesce(quarantaine, 0) END AS lignes_quarantaine, lignes_ignorees,
-    motif_rejet, regle_rejet, encodage, separateur,
+    motif_rejet, regle_rejet, premier_recu_le, encodage, separateur,
     ali_garde_colonnes(colonnes_ignorees) AS colonnes_ignorees, archive, run_id
 FROM received_counts;
 DELETE FROM raw.quarantaine q USING received r WHERE q.fichier = r.fichier AND q.sha256 = r.sha256;

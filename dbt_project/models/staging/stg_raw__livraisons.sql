@@ -20,6 +20,7 @@ renamed as (
         -- reception and outcome
         cast(taille_octets as bigint) as taille_octets,
         cast(recu_le as timestamp) as recu_le,
+        cast(premier_recu_le as timestamp) as premier_recu_le,
         cast(traite_le as timestamp) as traite_le,
         cast(statut as varchar) as statut,
         cast(en_vigueur as boolean) as est_en_vigueur,

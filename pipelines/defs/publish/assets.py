@@ -6,7 +6,8 @@
 - ``rapport_mensuel``: one self-contained HTML page per month, read from the published snapshot
   (what BI users read); the warehouse is opened read-only, and closed before any page is written,
   only for the quarantine by rule. Page P charts ``mart_departement_mensuel`` over P − 11 … P
-  (``TWELVE_MONTHS``, the dependency Dagster shows), so a run that changes month M rewrites the
+  and gives each source's on-time rate from ``mart_qualite_sources`` over the same months
+  (``TWELVE_MONTHS``, the dependencies Dagster shows), so a run that changes month M rewrites the
   pages of M … M + 11 that the marts cover, whether started by ``refresh``, the sensor or the UI.
 - ``open_data``: the published marts restricted to what may leave the Département, under
   statistical secrecy; unpartitioned (one whole snapshot, like the files a portal harvests). Its
@@ -67,6 +68,8 @@ COHORTS_MART = dg.AssetKey(["marts", "mart_parcours_cohortes"])
 COHORTS_REBUILT = 12
 """A refresh of month X rebuilds the cohorts X − 12 … X (dbt: mart_parcours_cohortes' window)."""
 TREND_MART = dg.AssetKey(["marts", "mart_departement_mensuel"])
+QUALITY_MART = dg.AssetKey(["marts", "mart_qualite_sources"])
+"""Report P also reads the sources' delivery quality of P − 11 … P (their on-time rate over 12 months)."""
 OPEN_ALI_TARGET_SQL = ("SELECT valeur FROM reference.objectifs WHERE indicateur = 'ali_ouvertes' "
                        "ORDER BY annee DESC LIMIT 1")
 """The target of open ALI, as the marts read the others: that of the latest year of ``objectifs.csv``."""
@@ -115,12 +118,14 @@ def write_atomically(path: Path, text: str) -> None:
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey(["publication", "marts"]), dg.AssetDep(TREND_MART, partition_mapping=TWELVE_MONTHS),
-          dg.AssetDep(COHORTS_MART, partition_mapping=COHORTS_SHOWN)],
+          dg.AssetDep(COHORTS_MART, partition_mapping=COHORTS_SHOWN),
+          dg.AssetDep(QUALITY_MART, partition_mapping=TWELVE_MONTHS)],
     kinds={"html"},
     pool="warehouse",  # reads the warehouse: a read-only DuckDB connection conflicts with a writer
     description="Rapport mensuel HTML autonome (hors ligne) par mois : chiffres clés face aux objectifs, "
                 "évolution sur 12 mois, indicateurs par ALI, parcours (cohortes, freins, prescriptions), "
-                "complétude des livraisons et quarantaine.",
+                "complétude des livraisons, quarantaine et qualité des livraisons par source (retards, taux "
+                "de quarantaine, ponctualité sur 12 mois).",
 )
 def rapport_mensuel(
     context: dg.AssetExecutionContext, publish: PublishResource, warehouse: WarehouseResource
@@ -182,7 +187,8 @@ def _problems_markdown(problems: list[str]) -> str:
                     "depuis les totaux publiés, aucun taux publié sur un compte secret.",
     )],
     description="Export open data (CSV UTF-8, « , », « s » = secret statistique) des marts par ALI, commune, "
-                "action et département, avec secret primaire (1 à 10) et secondaire ; mart_livraisons exclu.",
+                "action et département, avec secret primaire (1 à 10) et secondaire ; mart_livraisons et "
+                "mart_qualite_sources exclus.",
 )
 def open_data(context: dg.AssetExecutionContext, publish: PublishResource):
     """Mask, write aside, verify, switch ``$ALI_PUBLISH_DIR/open_data`` to the new files."""

@@ -2,12 +2,14 @@
 
 - ``aucun_identifiant_publie`` on ``publication/marts``: the warehouse with the dbt layers built and
   every file of the publication directory. Fails → no report, no open data.
-- ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports are written
-  too: the publication directory and the whole event log of the run. Fails → the run fails.
+- ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports and the
+  senders' receipts are written too: the publication directory and the whole event log of the run.
+  Fails → the run fails.
 """
 
 import dagster as dg
 
+from pipelines.defs.publish.receipts import RECEIPTS_KEY
 from pipelines.privacy.verdict import privacy_check
 
 aucun_identifiant_publie = privacy_check(
@@ -19,7 +21,8 @@ aucun_identifiant_publie = privacy_check(
 
 aucun_identifiant_diffuse = privacy_check(
     asset=["publication", "open_data"], name="aucun_identifiant_diffuse", scan_warehouse=False, scan_publication=True,
-    after=(dg.AssetKey(["publication", "rapport_mensuel"]),),
-    description="Après les rapports mensuels et l'open data : aucune valeur d'identifiant des livraisons du run ni "
-                "la clé dans les fichiers publiés ni dans tout le journal du run.",
+    after=(dg.AssetKey(["publication", "rapport_mensuel"]), RECEIPTS_KEY),
+    description="Après les rapports mensuels, les accusés de réception et l'open data : aucune valeur "
+                "d'identifiant des livraisons du run ni la clé dans les fichiers publiés ni dans tout le journal "
+                "du run.",
 )
