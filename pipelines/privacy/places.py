@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import html
 import io
 import json
@@ -103,6 +104,7 @@ def origin_of(columns: list[str]) -> str:
 def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
     """Every file under the publication directory (links not followed); returns files not examined."""
     skipped = 0
+    texts: list[tuple] = []
     for root, _, names in os.walk(directory):
         for name in sorted(names):
             path = Path(root) / name
@@ -120,11 +122,12 @@ def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
                 _relation(con, "publication", objet, f"read_parquet('{_quoted(path)}', file_row_number = true)",
                           "file_row_number + 1")
             elif suffix == ".csv":
-                add(con, [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"))])
+                texts += [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"))]
             elif suffix in (".html", ".htm"):
-                add(con, [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))])
+                texts += [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))]
             else:
                 skipped += 1
+    add(con, texts)  # once: thousands of small files (the receipts) would cost one INSERT each
     return skipped
 
 
@@ -138,12 +141,19 @@ def csv_cells(text: str):
                 yield f"colonne {index}", number, cell
 
 
-def html_cells(text: str):
-    """(colonne, ligne, texte) of a page: text, attribute values, script string literals."""
+@functools.cache
+def _plotly_js() -> str:
+    """The bundled plotly.js (4.6 Mo read from disk: once per process, not once per page)."""
     from plotly.offline import get_plotlyjs
 
-    library = get_plotlyjs()
-    text = text.replace(library, "\n" * library.count("\n"))  # line numbers stay those of the file
+    return get_plotlyjs()
+
+
+def html_cells(text: str):
+    """(colonne, ligne, texte) of a page: text, attribute values, script string literals."""
+    library = _plotly_js()
+    if "Plotly" in text:  # line numbers stay those of the file
+        text = text.replace(library, "\n" * library.count("\n"))
     newlines = [m.start() for m in re.finditer("\n", text)]
     for piece in _PIECES.finditer(text):
         line = bisect.bisect(newlines, piece.start()) + 1

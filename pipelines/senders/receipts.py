@@ -40,36 +40,36 @@ JOIN (SELECT code_ali AS code, nom, 'ALI' AS source_type FROM reference.ali
 WHERE l.periode_dossier = $mois ORDER BY l.source_code
 """
 FILES_SQL = """
-SELECT fichier, dataset,
+SELECT source_code, fichier, dataset,
     strftime(timezone('Europe/Paris', timezone('UTC', recu_le)), '%d/%m/%Y %H:%M') AS recu_le,
     left(sha256, 12) AS empreinte, statut,
     CASE WHEN statut = 'REJETE' THEN 'rejeté' WHEN en_vigueur THEN 'en vigueur'
          ELSE 'remplacé par une version plus récente' END AS version,
     lignes_lues, lignes_chargees, lignes_quarantaine, lignes_ignorees, motif_rejet, regle_rejet,
     coalesce(colonnes_ignorees, []) AS colonnes_ignorees
-FROM raw.livraisons WHERE periode_dossier = $mois AND source_code = $source
-ORDER BY recu_le, fichier
+FROM raw.livraisons WHERE periode_dossier = $mois
+ORDER BY source_code, recu_le, fichier
 """
 QUARANTINE_SQL = """
-SELECT fichier, ligne, m.colonne, m.regle, m.message, m.valeur
-FROM (SELECT q.fichier, q.ligne, unnest(q.motifs) AS m, generate_subscripts(q.motifs, 1) AS rang
+SELECT source_code, fichier, ligne, m.colonne, m.regle, m.message, m.valeur
+FROM (SELECT l.source_code, q.fichier, q.ligne, unnest(q.motifs) AS m, generate_subscripts(q.motifs, 1) AS rang
       FROM raw.quarantaine q JOIN raw.livraisons l USING (fichier, sha256)
-      WHERE l.en_vigueur AND l.periode_dossier = $mois AND l.source_code = $source)
-ORDER BY fichier, ligne, rang
+      WHERE l.en_vigueur AND l.periode_dossier = $mois)
+ORDER BY source_code, fichier, ligne, rang
 """
 REPORTED_SQL = """
-SELECT regle, message, nb_lignes FROM raw.signalements
-WHERE strftime(periode, '%Y-%m') = $mois AND source_code = $source AND regle <> 'personne_multi_ali'
-ORDER BY regle
+SELECT source_code, regle, message, nb_lignes FROM raw.signalements
+WHERE strftime(periode, '%Y-%m') = $mois AND regle <> 'personne_multi_ali'
+ORDER BY source_code, regle
 """
 QUALITY_SQL = """
-SELECT a_l_heure, retard_j, datasets_attendus, datasets_livres FROM marts.mart_qualite_sources
-WHERE strftime(periode, '%Y-%m') = $mois AND source_code = $source
+SELECT source_code, a_l_heure, retard_j, datasets_attendus, datasets_livres FROM marts.mart_qualite_sources
+WHERE strftime(periode, '%Y-%m') = $mois
 """
 MISSING_SQL = """
-SELECT dataset, statut FROM marts.mart_livraisons
-WHERE strftime(periode, '%Y-%m') = $mois AND source_code = $source AND attendu AND statut <> 'LIVRE'
-ORDER BY dataset
+SELECT source_code, dataset, statut FROM marts.mart_livraisons
+WHERE strftime(periode, '%Y-%m') = $mois AND attendu AND statut <> 'LIVRE'
+ORDER BY source_code, dataset
 """
 
 
@@ -92,22 +92,23 @@ class Receipt:
         return due_date(self.mois)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+def _by_source(con: duckdb.DuckDBPyConnection, sql: str, mois: str) -> dict[str, list[dict]]:
+    """The rows of ``sql`` for the month (one query for every source), grouped by ``source_code``."""
+    cursor = con.execute(sql, {"mois": mois})
+    names = [d[0] for d in cursor.description][1:]
+    grouped: dict[str, list[dict]] = {}
+    for code, *values in cursor.fetchall():
+        grouped.setdefault(code, []).append(dict(zip(names, values)))
+    return grouped
 
 
 def receipts(con: duckdb.DuckDBPyConnection, mois: str) -> list[Receipt]:
     """Every receipt of ``mois`` (YYYY-MM), from the warehouse opened read-only."""
-    found = []
-    for code, nom, source_type in con.execute(SOURCES_SQL, {"mois": mois}).fetchall():
-        params = {"mois": mois, "source": code}
-        quality = _rows(con, QUALITY_SQL, params)
-        found.append(Receipt(mois, code, nom, source_type, _rows(con, FILES_SQL, params),
-                             _rows(con, QUARANTINE_SQL, params), _rows(con, REPORTED_SQL, params),
-                             quality[0] if quality else None, _rows(con, MISSING_SQL, params)))
-    return found
+    files, quarantine, reported, quality, missing = (
+        _by_source(con, sql, mois) for sql in (FILES_SQL, QUARANTINE_SQL, REPORTED_SQL, QUALITY_SQL, MISSING_SQL))
+    return [Receipt(mois, code, nom, source_type, files.get(code, []), quarantine.get(code, []),
+                    reported.get(code, []), (quality.get(code) or [None])[0], missing.get(code, []))
+            for code, nom, source_type in con.execute(SOURCES_SQL, {"mois": mois}).fetchall()]
 
 
 CSV_COLUMNS = ("rubrique", "fichier", "jeu", "recu_le", "empreinte", "statut", "version", "ligne", "colonne",
