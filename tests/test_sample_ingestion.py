@@ -126,7 +126,7 @@ def test_sample_builds_every_mart_with_its_checks_and_a_dbt_catalogue(loaded, tm
         "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall())
     assert sorted(counts) == ["mart_actions_mensuel", "mart_ali_mensuel", "mart_departement_mensuel",
                               "mart_freins_mensuel", "mart_livraisons", "mart_parcours_cohortes",
-                              "mart_territoire_mensuel"]
+                              "mart_qualite_sources", "mart_territoire_mensuel"]
     con.close()
     copy = tmp_path / "ali.duckdb"
     shutil.copy(root / "ali.duckdb", copy)
