@@ -90,25 +90,29 @@ def scan(inbox: Path, folder: str, now: float | None = None) -> Scan:
     now = time.time() if now is None else now
     ready, waiting = [], []
     for path, status in _entries(inside(inbox, folder)):
-        parts = path.relative_to(inbox).parts
-        file = InboxFile(
-            path=path,
-            fichier="/".join(parts),
-            periode_dossier=folder,
-            source_code=parts[1].strip().upper() if len(parts) >= 3 else None,
-            dataset=normalise_header(path.stem) if len(parts) == 3 else None,
-            depth_ok=len(parts) == 3,
-            recu_le=dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).replace(tzinfo=None),
-            taille_octets=status.st_size,
-            lien=stat.S_ISLNK(status.st_mode),
-            identite=identity(status),
-        )
+        file = inbox_file(path, path.relative_to(inbox).parts, status)
         age = now - status.st_mtime
         if abs(age) < quiet:
             waiting.append((file, age))
         else:
             ready.append(file)
     return Scan(sorted(ready, key=lambda f: (f.recu_le, f.fichier)), waiting)
+
+
+def inbox_file(path: Path, parts: tuple[str, ...], status: os.stat_result) -> InboxFile:
+    """The file at ``path``, placed in the inbox as ``parts`` (``<YYYY-MM>/<source>/<name>`` when well placed)."""
+    return InboxFile(
+        path=path,
+        fichier="/".join(parts),
+        periode_dossier=parts[0],
+        source_code=parts[1].strip().upper() if len(parts) >= 3 else None,
+        dataset=normalise_header(path.stem) if len(parts) == 3 else None,
+        depth_ok=len(parts) == 3,
+        recu_le=dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).replace(tzinfo=None),
+        taille_octets=status.st_size,
+        lien=stat.S_ISLNK(status.st_mode),
+        identite=identity(status),
+    )
 
 
 def inside(inbox: Path, folder: str) -> Path:

@@ -14,10 +14,8 @@ Extra header cells are given by position, not by name (a header may be a row of 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
-import stat
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,8 +24,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import FIXES
-from pipelines.inbox.discover import InboxFile, identity
-from pipelines.inbox.headers import map_header, normalise_header
+from pipelines.inbox.discover import InboxFile, inbox_file
+from pipelines.inbox.headers import map_header
 from pipelines.raw.load import known_sources, validate_files
 from pipelines.raw.prepare import Prepared, prepare
 from pipelines.reference.tables import load_reference
@@ -124,14 +122,7 @@ def _verdict(prepared: Prepared) -> Verdict:
 
 def delivered_as(path: Path, source: str, periode: str) -> InboxFile:
     """The file as the inbox would list it under ``<periode>/<source>/`` (a link stays a link: refused)."""
-    status = os.lstat(path)
-    source_code = source.strip().upper()
-    return InboxFile(
-        path=path, fichier=f"{periode}/{source_code}/{path.name}", periode_dossier=periode, source_code=source_code,
-        dataset=normalise_header(path.stem), depth_ok=True,
-        recu_le=dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).replace(tzinfo=None),
-        taille_octets=status.st_size, lien=stat.S_ISLNK(status.st_mode), identite=identity(status),
-    )
+    return inbox_file(path, (periode, source.strip().upper(), path.name), os.lstat(path))
 
 
 def extra_positions(header: list[str], columns: tuple[str, ...]) -> list[int]:
