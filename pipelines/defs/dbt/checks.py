@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from pipelines import warehouse as wh
+from pipelines.contract import ECHEANCE_JOUR
 from pipelines.months import due_date, monthly_partitions, months_of
 from pipelines.publication.snapshot import MARTS
 from pipelines.resources import WarehouseResource
@@ -32,7 +33,7 @@ ORDER BY ALL
 """
 
 
-PARIS = ZoneInfo("Europe/Paris")
+PARIS = ZoneInfo(monthly_partitions.timezone)
 SHOWN = 20
 """Sources named in the check's description; its metadata ``sources_en_retard`` names them all."""
 
@@ -53,8 +54,7 @@ def completude(missing: list[tuple[str, str, str, str]], now: dt.datetime) -> dg
     noms = [f"{m} {s} ({', '.join(j)})" for (m, s), j in par_source.items()]
     sources = "; ".join(noms)
     pas_dues = sorted({m for m, *_ in waiting})
-    en_attente = ", ".join(f"{m} (échéance le {echeance(m) - dt.timedelta(days=1):%d/%m/%Y} fin de journée)"
-                           for m in pas_dues)
+    en_attente = ", ".join(f"{m} (échéance le {due_date(m):%d/%m/%Y} fin de journée)" for m in pas_dues)
     if due:
         autres = f" … et {len(noms) - SHOWN} autre(s) (sources_en_retard)" if len(noms) > SHOWN else ""
         description = f"{len(noms)} source(s) en retard après l'échéance : {'; '.join(noms[:SHOWN])}{autres}"
@@ -76,7 +76,8 @@ def completude(missing: list[tuple[str, str, str, str]], now: dt.datetime) -> dg
 @dg.asset_check(
     asset=["marts", "mart_livraisons"], name="livraisons_attendues", pool="warehouse",
     description="Sources attendues qui n'ont pas livré (ABSENT) ou dont tous les fichiers sont rejetés (REJETE), "
-                "une fois passée l'échéance (le 5 du mois suivant, fin de journée, heure de Paris) ; avant, "
+                f"une fois passée l'échéance (le {ECHEANCE_JOUR} du mois suivant, fin de journée, heure de Paris) ; "
+                "avant, "
                 "elles ne sont pas encore dues.",
 )
 def livraisons_attendues(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
