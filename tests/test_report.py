@@ -22,7 +22,7 @@ from conftest import BENEF_HEADER, benef_row, lines, refreshed_sample
 from pipelines.defs.publish.assets import pages_to_write, rapport_mensuel, report_path
 from pipelines.months import range_tags
 from pipelines.publication.figures import FORMATS, affiche, definition, marts, nombre
-from pipelines.publication.report import render_report
+from pipelines.publication.report import PLOTLY_FILE, render_report
 from pipelines.publication.snapshot import MARTS
 from pipelines.refresh import run_refresh
 from pipelines.resources import PROJECT_ROOT, PublishResource, WarehouseResource
@@ -94,7 +94,10 @@ def test_report_is_self_contained_french_and_has_one_row_per_ali(snapshot):
     external = [(t, a) for t, a in tags if t in ("script", "link", "img", "iframe")
                 and re.match(r"(https?:)?//", a.get("src") or a.get("href") or "")]
     assert external == []
-    assert page.count("* plotly.js v") == 1 and page.count("Plotly.newPlot(") == 5  # 4 trends, the cohorts
+    scripts = [a.get("src") for t, a in tags if t == "script"]
+    assert scripts[0] == PLOTLY_FILE and "* plotly.js v" not in page, "the library is one file beside the pages"
+    assert page.count("Plotly.newPlot(") == 5  # 4 trends, the cohorts
+    assert len(page.encode()) <= 600_000
     for label in ("Rapport mensuel de l'insertion — mars 2024", "Chiffres clés face aux objectifs", "ALI ouvertes",
                   "ETP d'accompagnement", "Places conventionnées", "Taux d'occupation", "Évolution sur 12 mois",
                   "Indicateurs par ALI", "Parcours", "Cohortes d'entrants", "Freins périphériques",
@@ -121,7 +124,7 @@ def test_a_month_outside_the_marts_is_an_error(snapshot):
 def test_asset_writes_one_page_per_month_and_links_the_last(published):
     directory = published["ALI_PUBLISH_DIR"]
     # 2024-02 and 2024-03 rebuilt the cohorts 2023-02 … 2024-03, shown on the pages 2023-08 … 2024-03
-    assert sorted(p.name for p in (directory / "rapports").iterdir()) == [
+    assert sorted(p.name for p in (directory / "rapports").iterdir()) == [PLOTLY_FILE] + [
         f"rapport_{m}.html" for m in ("2023-08", "2023-09", "2023-10", "2023-11", "2023-12", "2024-01", "2024-02",
                                       "2024-03")]
     metadata = published["materializations"][-1].metadata

@@ -13,7 +13,8 @@ values only. What counts as a text, and why:
 - Parquet: as a database table; CSV: every cell but plain numbers (counts, amounts, rates; kept if
   13 digits or more before the decimal point); the same data is scanned typed in the DuckDB file and
   Parquet; HTML: text, attribute values and the string literals of scripts
-  (chart labels), except the bundled plotly.js library (vendor code, not data);
+  (chart labels), except the bundled plotly.js library (vendor code, not data: the file beside the
+  reports, or inlined in a page written before it was);
 - the run's event log: every string of every event (messages, errors, metadata of materializations,
   observations and check evaluations), never its numbers (timestamps, counts);
 - the run's compute logs (captured stdout/stderr), line by line, when the instance keeps them.
@@ -125,6 +126,8 @@ def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
                 texts += [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"))]
             elif suffix in (".html", ".htm"):
                 texts += [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))]
+            elif suffix == ".js" and path.read_text("utf-8", "replace") == _plotly_js():
+                continue  # the chart library beside the reports, byte for byte the bundled one
             else:
                 skipped += 1
     add(con, texts)  # once: thousands of small files (the receipts) would cost one INSERT each

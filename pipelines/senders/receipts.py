@@ -21,10 +21,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -163,17 +161,3 @@ def as_csv(receipt: Receipt) -> bytes:
     writer.writerow(CSV_COLUMNS)
     writer.writerows([_cell(row.get(c)) for c in CSV_COLUMNS] for row in csv_rows(receipt))
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-
-
-def write_if_changed(path: Path, content: bytes) -> bool:
-    """Replace ``path`` atomically (aside, synced, renamed) when its bytes differ; True if written."""
-    if path.exists() and path.read_bytes() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as out:
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    return True

@@ -3,7 +3,7 @@
 - ``published_marts``: the marts as one read-only snapshot for BI tools (DuckDB file, Parquet,
   French CSV), switched by one atomic rename; downstream of every mart, so a run whose dbt build
   or tests failed never publishes.
-- ``rapport_mensuel``: one self-contained HTML page per month, read from the published snapshot
+- ``rapport_mensuel``: one HTML page per month (plotly.js once beside them), read from the published snapshot
   (what BI users read); the warehouse is opened read-only, and closed before any page is written,
   only for the quarantine by rule. Page P charts ``mart_departement_mensuel`` over P − 11 … P
   and gives each source's on-time rate from ``mart_qualite_sources`` over the same months
@@ -20,12 +20,14 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from plotly.offline import get_plotlyjs
 
 from pipelines import warehouse as wh
 from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
+from pipelines.publication.files import write_if_changed
 from pipelines.publication.open_data import check_directory, export
-from pipelines.publication.report import chiffres_cles, chiffres_cles_markdown, render_report
+from pipelines.publication.report import PLOTLY_FILE, chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.publication.report_parcours import FENETRE_COHORTES
 from pipelines.publication.secrecy import TABLES
 from pipelines.publication.snapshot import MARTS
@@ -145,10 +147,11 @@ def rapport_mensuel(
         target = con.execute(OPEN_ALI_TARGET_SQL).fetchall()
     objectif_ali = target[0][0] if target else None
     with clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
+        write_if_changed(report_path(publish.directory, last := max(context.partition_keys)).with_name(PLOTLY_FILE),
+                         get_plotlyjs().encode("utf-8"))
         for month in months:
             write_atomically(report_path(publish.directory, month), render_report(con, month, rules[month],
                                                                                  objectif_ali))
-        last = max(context.partition_keys)
         headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
     later = [m for m in months if m not in context.partition_keys]
     for month in later:

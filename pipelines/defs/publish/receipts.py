@@ -11,9 +11,10 @@ import dagster as dg
 
 from pipelines import warehouse as wh
 from pipelines.months import monthly_partitions
+from pipelines.publication.files import write_if_changed
 from pipelines.resources import PublishResource, WarehouseResource
 from pipelines.senders.receipt_page import page
-from pipelines.senders.receipts import as_csv, receipts, write_if_changed
+from pipelines.senders.receipts import as_csv, receipts
 
 RECEIPTS_KEY = dg.AssetKey(["publication", "accuses"])
 
