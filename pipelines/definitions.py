@@ -10,14 +10,23 @@ schedule, the inbox sensor). What they call is plain library code beside them (`
 
 import dagster as dg
 
-from pipelines.defs.automation.schedules import monthly_refresh, monthly_refresh_schedule
+from pipelines.defs.automation.schedules import (
+    monthly_refresh,
+    monthly_refresh_schedule,
+    privacy_scan,
+    privacy_scan_schedule,
+)
 from pipelines.defs.automation.sensors import inbox_sensor
 from pipelines.defs.dbt.assets import dbt_models
 from pipelines.defs.dbt.checks import FRESHNESS_CHECKS, freshness_sensor, livraisons_attendues
 from pipelines.defs.ingest.assets import raw_deliveries, reference_data
 from pipelines.defs.ingest.checks import aucun_identifiant_en_clair
 from pipelines.defs.publish.assets import open_data, published_marts, rapport_mensuel
-from pipelines.defs.publish.checks import aucun_identifiant_diffuse, aucun_identifiant_publie
+from pipelines.defs.publish.checks import (
+    aucun_identifiant_diffuse,
+    aucun_identifiant_nulle_part,
+    aucun_identifiant_publie,
+)
 from pipelines.defs.publish.receipts import accuses_de_reception
 from pipelines.progress import progression
 from pipelines.resources import resources_from_env
@@ -29,9 +38,9 @@ def build_defs() -> dg.Definitions:
         assets=[reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data,
                 accuses_de_reception],
         asset_checks=[aucun_identifiant_en_clair, livraisons_attendues, *FRESHNESS_CHECKS,
-                      aucun_identifiant_publie, aucun_identifiant_diffuse],
-        jobs=[monthly_refresh],
-        schedules=[monthly_refresh_schedule],
+                      aucun_identifiant_publie, aucun_identifiant_diffuse, aucun_identifiant_nulle_part],
+        jobs=[monthly_refresh, privacy_scan],
+        schedules=[monthly_refresh_schedule, privacy_scan_schedule],
         sensors=[inbox_sensor, freshness_sensor],
         resources=resources_from_env(),
         loggers={"progression": progression},  # refresh's console; other runs keep Dagster's default

@@ -26,6 +26,7 @@ import pytest
 from conftest import REFERENCE_DIR, TEST_KEY, platform_env
 
 from pipelines import warehouse
+from pipelines.definitions import build_defs
 from pipelines.privacy.scan import scan_places
 from pipelines.raw.pseudonymise import Pseudonymiser
 from pipelines.refresh import main as refresh_main
@@ -207,6 +208,26 @@ def test_a_planted_matricule_blocks_the_next_run_before_dbt(ingested):
     assert "dbt_models" not in ran and "publication__marts" not in ran
     with warehouse.connect(env["ALI_WAREHOUSE"], read_only=True) as con:
         assert con.execute("SELECT * FROM marts.mart_ali_mensuel ORDER BY ALL").fetchall() == before
+
+
+def test_the_weekly_full_scan_reads_what_no_run_wrote(ingested, tmp_path):
+    """A leak in a month no run wrote (2023-11) is only sampled by the runs' checks: the weekly job reads it for certain."""
+    env = ingested
+    with warehouse.connect(env["ALI_WAREHOUSE"]) as con:
+        con.execute("INSERT INTO raw.signalements VALUES ('2023-11-01', 'ALI01', 'beneficiaires', 'note', "
+                    "'voir le dossier 0123456', 1)")
+    defs = build_defs()
+    schedule = defs.resolve_schedule_def("controle_confidentialite_hebdomadaire")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 4 * * 0", "controle_confidentialite")
+    assert "aucun_identifiant_nulle_part" not in {
+        c.name for c in defs.resolve_job_def("monthly_refresh").asset_layer.asset_graph.asset_check_keys}
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("controle_confidentialite").execute_in_process(instance=instance,
+                                                                                 raise_on_error=False)
+    check = evaluations(instance, result.run_id)["aucun_identifiant_nulle_part"]
+    assert (check.passed, number(check, "trouvailles"), number(check, "fichiers_relus")) == (False, 1, 1)
+    assert "| entrepot | raw.signalements | message | " in check.metadata["detail"].value
+    assert "0123456" not in texts({k: v.value for k, v in check.metadata.items()})
 
 
 def test_a_leak_the_guard_did_not_write_stops_the_refresh_with_a_french_summary(ingested, capsys):

@@ -35,6 +35,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.privacy.scope import Scope
+
 TEXTES_SQL = ("CREATE OR REPLACE TEMP TABLE textes (lieu VARCHAR, objet VARCHAR, colonne VARCHAR, ligne BIGINT, "
               "cellules BIGINT, valeur VARCHAR, origine VARCHAR)")
 _INSERT = ("INSERT INTO textes SELECT ?, ?, ?, min(r), count(*), v, arg_min(o, r) FROM (SELECT {row} AS r, "
@@ -69,21 +71,26 @@ def _elements(expression: str, child: duckdb.DuckDBPyType, depth: int) -> str | 
     return f"flatten(list_transform({expression}, lambda x{depth}: {inner}))" if inner else None
 
 
-def database(con: duckdb.DuckDBPyConnection, catalog: str, place, prefix: str = "") -> None:
-    """Every table and view of an attached database; ``place(schema, table)`` names the lieu."""
+def database(con: duckdb.DuckDBPyConnection, catalog: str, place, prefix: str = "", scope: Scope | None = None) -> None:
+    """Every table and view of an attached database (the run's rows only, with a ``scope``);
+    ``place(schema, table)`` names the lieu."""
     for schema, table in con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY ALL", [catalog]
     ).fetchall():
-        _relation(con, place(schema, table), f"{prefix}{schema}.{table}", f'{catalog}."{schema}"."{table}"', "rowid")
+        _relation(con, place(schema, table), f"{prefix}{schema}.{table}", f'{catalog}."{schema}"."{table}"', "rowid",
+                  scope)
     views = con.execute("SELECT schema_name, view_name, sql FROM duckdb_views() WHERE database_name = ? "
                         "AND NOT internal", [catalog]).fetchall()
     add(con, [(place(s, v), f"{prefix}{s}.{v}", "(définition)", 0, sql) for s, v, sql in views])
 
 
-def _relation(con: duckdb.DuckDBPyConnection, lieu: str, objet: str, source: str, row: str) -> None:
+def _relation(con: duckdb.DuckDBPyConnection, lieu: str, objet: str, source: str, row: str,
+              scope: Scope | None) -> None:
     relation = con.sql(f"SELECT * FROM {source} LIMIT 0")
     add(con, [(lieu, objet, "(nom)", 0, name) for name in [objet, *relation.columns]])
     origin = origin_of(relation.columns)
+    if scope is not None:
+        source, row = scope.rows(source, relation.columns, [str(t) for t in relation.types], row)
     for column, type_ in zip(relation.columns, relation.types):
         if type_.id in ("varchar", "json", "enum"):
             values = f'"{column}"::VARCHAR'
@@ -102,43 +109,45 @@ def origin_of(columns: list[str]) -> str:
     return '"fichier"' if "fichier" in columns else "NULL::VARCHAR"
 
 
-def published(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
-    """Every file under the publication directory (links not followed); returns files not examined."""
-    skipped = 0
-    texts: list[tuple] = []
-    for root, _, names in os.walk(directory):
-        for name in sorted(names):
-            path = Path(root) / name
-            objet = str(path.relative_to(directory))
-            suffix = path.suffix.lower()
-            if path.is_symlink() or not path.is_file():
-                continue
-            if suffix == ".duckdb":
-                con.execute(f"ATTACH '{_quoted(path)}' AS publie (READ_ONLY)")
-                try:
-                    database(con, "publie", lambda s, t: "publication", prefix=f"{objet}:")
-                finally:
-                    con.execute("DETACH publie")
-            elif suffix == ".parquet":
-                _relation(con, "publication", objet, f"read_parquet('{_quoted(path)}', file_row_number = true)",
-                          "file_row_number + 1")
-            elif suffix == ".csv":
-                texts += [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"))]
-            elif suffix in (".html", ".htm"):
-                texts += [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))]
-            elif suffix == ".js" and path.read_text("utf-8", "replace") == _plotly_js():
-                continue  # the chart library beside the reports, byte for byte the bundled one
-            else:
-                skipped += 1
+def published(con: duckdb.DuckDBPyConnection, directory: Path, scope: Scope | None = None) -> int:
+    """Every file under the publication directory (links not followed; with a ``scope``, those the run
+    wrote and a sample); returns files not examined."""
+    paths = sorted(Path(root) / name for root, _, names in os.walk(directory) for name in names)
+    paths = [p for p in paths if p.is_file() and not p.is_symlink()]
+    skipped, texts = 0, []
+    for path in scope.files(paths) if scope is not None else paths:
+        objet = str(path.relative_to(directory))
+        suffix = path.suffix.lower()
+        if suffix == ".duckdb":
+            con.execute(f"ATTACH '{_quoted(path)}' AS publie (READ_ONLY)")
+            try:
+                database(con, "publie", lambda s, t: "publication", prefix=f"{objet}:", scope=scope)
+            finally:
+                con.execute("DETACH publie")
+        elif suffix == ".parquet":
+            _relation(con, "publication", objet, f"read_parquet('{_quoted(path)}', file_row_number = true)",
+                      "file_row_number + 1", scope)
+        elif suffix == ".csv":
+            texts += [("publication", objet, *cell) for cell in csv_cells(path.read_text("utf-8-sig", "replace"),
+                                                                           scope)]
+        elif suffix in (".html", ".htm"):
+            texts += [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))]
+        elif suffix == ".js" and path.read_text("utf-8", "replace") == _plotly_js():
+            continue  # the chart library beside the reports, byte for byte the bundled one
+        else:
+            skipped += 1
     add(con, texts)  # once: thousands of small files (the receipts) would cost one INSERT each
     return skipped
 
 
-def csv_cells(text: str):
-    """(colonne, ligne, cellule) of a CSV, ``;`` or ``,``; plain numbers left out."""
+def csv_cells(text: str, scope: Scope | None = None):
+    """(colonne, ligne, cellule) of a CSV, ``;`` or ``,`` (the run's rows and a sample, with a ``scope``);
+    plain numbers left out."""
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") >= first.count(",") else ","
-    for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    for i in scope.csv_rows(rows) if scope is not None else range(len(rows)):
+        number, row = i + 1, rows[i]
         for index, cell in enumerate(row, start=1):
             if cell.strip() and not plain_number(cell):
                 yield f"colonne {index}", number, cell

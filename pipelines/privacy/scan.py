@@ -19,6 +19,7 @@ from pipelines.privacy import places
 from pipelines.privacy.identifiers import add_key, collect, scanner
 from pipelines.privacy.matching import touch
 from pipelines.privacy.places import TEXTES_SQL
+from pipelines.privacy.scope import Scope
 
 PLACES = ("entrepot", "quarantaine", "publication", "journal", "metadonnees", "journaux_calcul")
 QUE_FAIRE = {
@@ -115,12 +116,14 @@ def match(con: duckdb.DuckDBPyConnection, started: float, counts: dict[str, int]
 
 def scan_places(
     warehouse: str | Path, archive_dir: Path, months: list[str], run_id: str, *, key: bytes | None = None,
-    scan_warehouse: bool = True, publish_dir: Path | None = None, instance=None,
+    scan_warehouse: bool = True, publish_dir: Path | None = None, instance=None, scope: Scope | None = None,
 ) -> Scan:
-    """Collect the run's identifiers from the archive, read the places asked for, match.
+    """Collect the identifiers of ``months`` from the archive, read the places asked for, match.
 
     The warehouse is attached read-only (the manifest names the archived files; the reference
-    tables are the words that are not names) whether or not its own tables are scanned.
+    tables are the words that are not names) whether or not its own tables are scanned. With a
+    ``scope``, tables and published files are read as far as the run wrote them (``scope.py``);
+    without, whole.
     """
     with scanner() as con:
         started = start(con)
@@ -130,10 +133,10 @@ def scan_places(
             counts["formes_de_cle"] = add_key(con, key)
         if scan_warehouse:
             places.database(con, "entrepot", lambda s, t: "quarantaine" if (s, t) == ("raw", "quarantaine")
-                            else "entrepot")
+                            else "entrepot", scope=scope)
         con.execute("DETACH entrepot")
         if publish_dir is not None:
-            counts["fichiers_non_examines"] = places.published(con, publish_dir)
+            counts["fichiers_non_examines"] = places.published(con, publish_dir, scope)
         if instance is not None:
             places.run_log(con, instance, run_id)
             counts["journaux_calcul_lus"] = places.compute_logs(con, instance, run_id)

@@ -4,8 +4,9 @@ The three checks (``aucun_identifiant_en_clair`` after ingestion, ``aucun_identi
 ``aucun_identifiant_diffuse`` after publication) are declared with the stage they guard, in
 ``pipelines/defs/ingest/checks.py`` and ``pipelines/defs/publish/checks.py``; this module is what
 they share. Each re-reads the run's identifiers from the archive, scans what the run has produced
-so far (``pipelines.privacy.scan``) and fails when one value is found, which stops what depends on
-it (``STOPPED``). They open the warehouse read-only, in pool ``warehouse`` and under its lock (a
+so far and a sample of the rest (``pipelines.privacy.scope``) and fails when one value is found,
+which stops what depends on it (``STOPPED``). The full scan (every month's identifiers, every row,
+every file) is ``aucun_identifiant_nulle_part``, run weekly by its own job. They open the warehouse read-only, in pool ``warehouse`` and under its lock (a
 reader conflicts with a writer). Their metadata holds counts and places only, never a value.
 """
 
@@ -13,20 +14,33 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import warehouse as wh
 from pipelines.months import months_of
 from pipelines.privacy.scan import scan_places
+from pipelines.privacy.scope import Scope
 from pipelines.resources import InboxResource, PseudonymisationResource, PublishResource, WarehouseResource
+
+
+def run_scope(context: dg.AssetCheckExecutionContext) -> Scope:
+    """What the run wrote: its months, and the files modified since it started."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record and record.start_time else record.create_timestamp.timestamp()
+    return Scope.of_run(months_of(context), started, context.run.run_id)
 
 
 def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
                     pseudonymisation: PseudonymisationResource, *, scan_warehouse: bool,
-                    publish_dir: Path | None) -> dg.AssetCheckResult:
-    """The check's result: passed, or the places found (table, column, file, row: never a value)."""
+                    publish_dir: Path | None, everything: bool = False) -> dg.AssetCheckResult:
+    """The check's result: passed, or the places found (table, column, file, row: never a value).
+
+    ``everything``: every month's identifiers against every row and file (the full scan), else the
+    run's own against what it wrote and a sample."""
     with warehouse.lock(context):  # read-only, but DuckDB refuses a reader while another process writes
+        months = all_months(warehouse.path) if everything else months_of(context)
         scan = scan_places(
-            warehouse.path, Path(inbox.archive_dir), months_of(context), context.run.run_id,
+            warehouse.path, Path(inbox.archive_dir), months, context.run.run_id,
             key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
-            instance=context.instance,
+            instance=context.instance, scope=None if everything else run_scope(context),
         )
     where = sorted({f.lieu for f in scan.findings})
     metadata = scan.metadata()
@@ -39,16 +53,25 @@ def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     )
 
 
-def privacy_check(*, asset: list[str], name: str, description: str, scan_warehouse: bool, scan_publication: bool,
-                  after: tuple[dg.AssetKey, ...] = ()) -> dg.AssetChecksDefinition:
-    """A blocking privacy check on ``asset`` that scans the warehouse and/or the publication directory."""
+def all_months(warehouse_path: str) -> list[str]:
+    """Every month folder the manifest knows (the full scan's identifiers)."""
+    with wh.connect(warehouse_path, read_only=True) as con:
+        return [m for (m,) in con.execute("SELECT DISTINCT periode_dossier FROM raw.livraisons "
+                                          "WHERE periode_dossier IS NOT NULL ORDER BY 1").fetchall()]
 
-    @dg.asset_check(asset=asset, name=name, description=description, blocking=True, pool="warehouse",
+
+def privacy_check(*, asset: list[str], name: str, description: str, scan_warehouse: bool, scan_publication: bool,
+                  after: tuple[dg.AssetKey, ...] = (), everything: bool = False) -> dg.AssetChecksDefinition:
+    """A privacy check on ``asset`` that scans the warehouse and/or the publication directory: blocking,
+    on what the run wrote; or, ``everything``, the full scan (not blocking: it runs on its own)."""
+
+    @dg.asset_check(asset=asset, name=name, description=description, blocking=not everything, pool="warehouse",
                     additional_deps=list(after))
     def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
               pseudonymisation: PseudonymisationResource, publish: PublishResource):
         return privacy_verdict(context, warehouse, inbox, pseudonymisation, scan_warehouse=scan_warehouse,
-                               publish_dir=Path(publish.directory) if scan_publication else None)
+                               publish_dir=Path(publish.directory) if scan_publication else None,
+                               everything=everything)
 
     return check
 

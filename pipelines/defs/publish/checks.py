@@ -5,6 +5,11 @@
 - ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports and the
   senders' receipts are written too: the publication directory and the whole event log of the run.
   Fails → the run fails.
+
+Both read what the run wrote and a sample of the rest (``pipelines/privacy/scope.py``).
+``aucun_identifiant_nulle_part`` reads everything: every month's identifiers against every row of the
+warehouse and every published file, weekly, in its own job (``controle_confidentialite``); it does
+not block (no run depends on it), it fails loudly.
 """
 
 import dagster as dg
@@ -25,4 +30,12 @@ aucun_identifiant_diffuse = privacy_check(
     description="Après les rapports mensuels, les accusés de réception et l'open data : aucune valeur "
                 "d'identifiant des livraisons du run ni la clé dans les fichiers publiés ni dans tout le journal "
                 "du run.",
+)
+
+aucun_identifiant_nulle_part = privacy_check(
+    asset=["raw", "livraisons"], name="aucun_identifiant_nulle_part", scan_warehouse=True, scan_publication=True,
+    everything=True,
+    description="Contrôle complet, chaque semaine (job controle_confidentialite) : les identifiants de toutes les "
+                "livraisons archivées contre chaque ligne de l'entrepôt et chaque fichier publié. Les contrôles "
+                "bloquants d'un run ne lisent que ce que le run a écrit et un échantillon du reste.",
 )
