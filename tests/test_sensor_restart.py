@@ -137,8 +137,12 @@ def test_cursor_survives_sigkill_of_the_daemon_without_rerunning_or_skipping_a_f
         os.utime(touched, (1_712_000_100, 1_712_000_100))
 
         daemons.append(Daemon(env, tmp_path / "daemon-2.log"))
-        state, (_, second) = wait_until(lambda: finished_ticks(instance, 2), 240, "passage après redémarrage",
-                                        daemons[1].log)
+        _, (_, second) = wait_until(lambda: finished_ticks(instance, 2), 240, "passage après redémarrage",
+                                    daemons[1].log)
+        state = wait_until(  # as above: the finished tick first, the state's cursor a moment later
+            lambda: (s := sensor_ticks(instance)[0]) and second.cursor and s.instigator_data.cursor
+            and json.loads(s.instigator_data.cursor) == json.loads(second.cursor) and s, 60,
+            "curseur enregistré après redémarrage", daemons[1].log)
         daemons[1].kill()
     finally:
         for daemon in daemons:
