@@ -105,10 +105,10 @@ class PseudonymisationResource(dg.ConfigurableResource):
 
 
 def resources_from_env(environ: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
-    from dagster_dbt import DbtCliResource
+    from pipelines.defs.dbt.resource import VenvDbtCliResource
 
     return {
-        "dbt": DbtCliResource(
+        "dbt": VenvDbtCliResource(
             project_dir=str(PROJECT_ROOT / "dbt_project"), profiles_dir=str(PROJECT_ROOT / "dbt_project"),
             dbt_executable=str(Path(sys.executable).with_name("dbt")),  # the venv's dbt, activated or not
         ),

@@ -48,3 +48,15 @@ def test_the_code_location_imports_without_touching_path_or_the_environment_nor_
                           timeout=300, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [[], []]
     assert Path(PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").exists()
+
+
+def test_the_dbt_version_comes_from_the_installed_package_and_is_what_dbt_version_says():
+    from dagster_dbt import DbtCliResource
+
+    from pipelines.defs.dbt.assets import DBT_EXECUTABLE
+    from pipelines.defs.dbt.resource import VenvDbtCliResource
+
+    project = str(PROJECT_ROOT / "dbt_project")
+    ours = VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+    theirs = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)  # starts `dbt --version`
+    assert ours._cli_version == theirs._cli_version and ours._cli_version.major == 1

@@ -189,12 +189,15 @@ def plain_number(text: str) -> bool:
     return bool(_NUMBER.fullmatch(text)) and sum(c.isdigit() for c in re.split("[.,]", text)[0]) < 13
 
 
-def run_log(con: duckdb.DuckDBPyConnection, instance, run_id: str) -> None:
-    """Every string of every event of the run: ``metadonnees`` under a metadata field, else ``journal``."""
+def run_log(con: duckdb.DuckDBPyConnection, instance, run_id: str, since: float | None = None) -> None:
+    """Every string of every event of the run (logged from ``since`` on, epoch seconds): ``metadonnees``
+    under a metadata field, else ``journal``."""
     from dagster._serdes import serialize_value  # the event log's own JSON form: every field, nested
 
     rows = []
     for index, entry in enumerate(instance.all_logs(run_id), start=1):
+        if since is not None and entry.timestamp < since:
+            continue
         event = entry.dagster_event
         objet = f"{entry.step_key or 'run'} · {event.event_type_value if event else 'LOG'}"
         for where, value in _strings(json.loads(serialize_value(entry)), "journal"):

@@ -138,6 +138,6 @@ def scan_places(
         if publish_dir is not None:
             counts["fichiers_non_examines"] = places.published(con, publish_dir, scope)
         if instance is not None:
-            places.run_log(con, instance, run_id)
+            places.run_log(con, instance, run_id, scope.events_since if scope is not None else None)
             counts["journaux_calcul_lus"] = places.compute_logs(con, instance, run_id)
         return match(con, started, counts)

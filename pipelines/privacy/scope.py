@@ -9,7 +9,10 @@ was scanned by the run that wrote it. So the three blocking checks read:
   cohort mart, any table someone added by hand) is read whole;
 - in a published CSV with a ``periode`` column: the same rows (``JJ/MM/AAAA`` or ISO);
 - the published files modified since the run started, and ``SAMPLE_FILES`` others drawn at random;
-- the run's whole event log and compute logs (they are the run's own).
+- the run's event log and compute logs (they are the run's own).
+
+A check that passed earlier in the same run read the files and events written before it started:
+the next one reads from that start on (``verdict.run_scope``).
 
 The draw's seed is the run id: a run samples other rows than the previous one, the same rows if
 re-checked. Everything, every month and every file, is read by the full scan
@@ -28,6 +31,9 @@ from pathlib import Path
 
 SAMPLE_ROWS = 1000
 SAMPLE_FILES = 20
+MTIME_SLACK = 0.05
+"""Seconds: a file's time comes from the kernel's coarse clock, up to a tick (≤ 10 ms) behind ``time.time()``;
+the publication folder must be on a file system with sub-second times (ext4, xfs, btrfs, tmpfs: all do)."""
 _FRENCH_DATE = re.compile(r"\d{2}/(\d{2})/(\d{4})")
 _ISO_MONTH = re.compile(r"(\d{4}-\d{2})(-\d{2})?")
 
@@ -38,13 +44,17 @@ class Scope:
 
     months: tuple[str, ...]
     since: float
+    """Files modified from then on (epoch seconds) are read whole."""
     seed: int
     sample_rows: int = SAMPLE_ROWS
     sample_files: int = SAMPLE_FILES
+    events_since: float | None = None
+    """The run's events logged from then on are read (None: all)."""
 
     @classmethod
-    def of_run(cls, months: Sequence[str], started: float, run_id: str) -> Scope:
-        return cls(tuple(sorted(months)), started, int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16))
+    def of_run(cls, months: Sequence[str], since: float, run_id: str, events_since: float | None = None) -> Scope:
+        return cls(tuple(sorted(months)), since, int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16),
+                   events_since=events_since)
 
     def rows(self, source: str, columns: Sequence[str], types: Sequence[str], row: str) -> tuple[str, str]:
         """(FROM clause, row expression) reading the run's rows of ``source`` and a sample of the others."""
@@ -70,7 +80,7 @@ class Scope:
 
     def files(self, paths: list[Path]) -> list[Path]:
         """The files written since the run started, and a sample of the others."""
-        new = {p for p in paths if p.stat().st_mtime >= self.since - 1}  # a second of slack: coarse clocks
+        new = {p for p in paths if p.stat().st_mtime >= self.since - MTIME_SLACK}
         old = sorted(p for p in paths if p not in new)
         return sorted([*new, *random.Random(self.seed).sample(old, min(self.sample_files, len(old)))])
 

@@ -22,10 +22,22 @@ from pipelines.resources import InboxResource, PseudonymisationResource, Publish
 
 
 def run_scope(context: dg.AssetCheckExecutionContext) -> Scope:
-    """What the run wrote: its months, and the files modified since it started."""
-    record = context.instance.get_run_record_by_id(context.run.run_id)
+    """What the run wrote: its months, and the events and files since the run started or, when one of
+    these checks has passed in the run already, since that check started (it read what came before:
+    every check reads the run's log, the two of the publication stage its files)."""
+    instance, run_id = context.instance, context.run.run_id
+    record = instance.get_run_record_by_id(run_id)
     started = record.start_time if record and record.start_time else record.create_timestamp.timestamp()
-    return Scope.of_run(months_of(context), started, context.run.run_id)
+    passed = {e.step_key: e.asset_check_evaluation.check_name
+              for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+              if e.asset_check_evaluation.check_name in STOPPED and e.asset_check_evaluation.passed}
+    events_since = files_since = started
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START):
+        if entry.step_key in passed:
+            events_since = max(events_since, entry.timestamp)
+            if passed[entry.step_key] in READ_PUBLICATION:
+                files_since = max(files_since, entry.timestamp)
+    return Scope.of_run(months_of(context), files_since, run_id, events_since)
 
 
 def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
@@ -76,6 +88,7 @@ def privacy_check(*, asset: list[str], name: str, description: str, scan_warehou
     return check
 
 
+READ_PUBLICATION = ("aucun_identifiant_publie", "aucun_identifiant_diffuse")
 STOPPED = {
     "aucun_identifiant_en_clair": "ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open "
                                   "data sont ceux du run précédent.",

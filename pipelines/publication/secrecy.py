@@ -246,8 +246,16 @@ def verify(values: dict[str, pd.DataFrame], secret: dict[str, pd.DataFrame]) -> 
             report(t, inner, ~hidden[outer] & ~hidden[inner] & gap.between(LOW, HIGH).fillna(False),
                    f": {outer} − {inner} publié entre 1 et 10")
 
-    def is_secret(cell: Cell) -> bool:
-        return bool(secret[cell[0]][cell[2]].iat[cell[1]])
+    flags = {(t, c): secret[t][c].to_numpy(dtype=bool) for t, spec in TABLES.items() for c in spec.maskable}
+    numbers: dict[tuple[str, str], np.ndarray] = {}
+
+    def number(t: str, i: int, c: str) -> float:
+        if (t, c) not in numbers:
+            numbers[t, c] = pd.to_numeric(values[t][c]).to_numpy(dtype=float)
+        return numbers[t, c][i]
+
+    def is_secret(cell: Cell) -> bool:  # numpy, not pandas: asked once per member of every group
+        return bool(flags[cell[0], cell[2]][cell[1]])
     groups = structure(values, secret)
     for g in groups:  # a secret alone in a link; secrets ≥ 1 on one side of an exact link that must all be 1
         lone = [m for m in g.left + g.right if is_secret(m)]
@@ -256,8 +264,8 @@ def verify(values: dict[str, pd.DataFrame], secret: dict[str, pd.DataFrame]) -> 
         for side, other in ((g.left, g.right), (g.right, g.left)):
             hidden = [m for m in side if is_secret(m)]
             if g.exact and len(hidden) > 1 and not any(map(is_secret, other)):
-                rest = sum(float(values[t][c].iat[i]) for t, i, c in other) - \
-                    sum(float(values[t][c].iat[i]) for t, i, c in side if not is_secret((t, i, c)))
+                rest = sum(number(t, i, c) for t, i, c in other) - \
+                    sum(number(t, i, c) for t, i, c in side if not is_secret((t, i, c)))
                 if rest <= len(hidden):
                     problems.append(f"{name(hidden[0])} : les cellules secrètes du groupe valent toutes 1")
     exact = [g for g in groups if g.exact]  # approximate links combined add up their gaps: not a recomputation

@@ -30,8 +30,11 @@ from pipelines.resources import PROJECT_ROOT, WarehouseResource
 from pipelines.timings import as_metadata, dbt_timings
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-PARTIAL_PARSE = "partial_parse.msgpack"
 """The venv's dbt, whether the venv is activated or not (README commands call .venv/bin/... directly)."""
+PARTIAL_PARSE = "partial_parse.msgpack"
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+"""A run builds the models and runs the data tests; the unit tests (fixed inputs, they prove the SQL, not
+the data) run in CI and before each commit (``tests/test_dbt_unit.py``), as dbt advises for production."""
 
 
 class VenvPreparer(DagsterDbtProjectPreparer):
@@ -138,7 +141,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                                 f"{', '.join(behind)}")
         months = dbt_months_env([*context.partition_keys, *behind])
         with environment({**months, "ALI_WAREHOUSE": warehouse.path}):  # dbt's profile reads ALI_WAREHOUSE
-            invocation = dbt.cli(["build"], context=context, target_path=build_target(warehouse.path))
+            invocation = dbt.cli(BUILD_ARGS, context=context, target_path=build_target(warehouse.path))
         marts = []
         for event in invocation.stream():
             kill_point("dbt.evenement")
