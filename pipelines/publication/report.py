@@ -1,10 +1,11 @@
-"""The monthly report: one self-contained HTML page in French, read from the published marts.
+"""The monthly report: one HTML page in French, read from the published marts.
 
 It reads only ``marts.*`` so it renders from the snapshot BI users open (which holds nothing else):
 management sees the figures BI tools see. The quarantine by rule and the target of open ALI live only
 in the warehouse, so the caller passes them. Every label and definition is the marts' own
-(``definitions.py``). Styles are inlined; plotly.js is one file beside the pages (``PLOTLY_FILE``, written by
-the asset), not 4.6 Mo inlined in each: a page weighs ≈ 150 Ko and works offline with its folder.
+(``definitions.py``). Styles are inlined; plotly.js is one file beside the pages (``PLOTLY_FILE``,
+written by the asset) instead of 4.6 Mo inlined in each: a page weighs ≈ 280 Ko at the
+département's scale and works offline with its folder.
 """
 
 import html
