@@ -101,8 +101,9 @@ def ingested(env):
     instance = dg.DagsterInstance.ephemeral()
     result = run_refresh("2024-03", instance=instance)
     assert result.success
-    assert {name: c.passed for name, c in evaluations(instance, result.run_id).items() if name in CHECKS} == (
-        dict.fromkeys(CHECKS, True))
+    checks = {name: c for name, c in evaluations(instance, result.run_id).items() if name in CHECKS}
+    assert {name: c.passed for name, c in checks.items()} == dict.fromkeys(CHECKS, True)
+    assert all(c.metadata["portee"].value.startswith("mois du run (2024-03)") for c in checks.values())
     return env
 
 
@@ -228,6 +229,7 @@ def test_the_weekly_full_scan_reads_what_no_run_wrote(ingested, tmp_path):
     assert (check.passed, number(check, "trouvailles"), number(check, "fichiers_relus")) == (False, 1, 1)
     assert "| entrepot | raw.signalements | message | " in check.metadata["detail"].value
     assert "0123456" not in texts({k: v.value for k, v in check.metadata.items()})
+    assert check.metadata["portee"].value.startswith("complète : 1 mois d'identifiants")
 
 
 def test_a_leak_the_guard_did_not_write_stops_the_refresh_with_a_french_summary(ingested, capsys):

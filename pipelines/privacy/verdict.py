@@ -6,10 +6,12 @@ The three checks (``aucun_identifiant_en_clair`` after ingestion, ``aucun_identi
 they share. Each re-reads the run's identifiers from the archive, scans what the run has produced
 so far and a sample of the rest (``pipelines.privacy.scope``) and fails when one value is found,
 which stops what depends on it (``STOPPED``). The full scan (every month's identifiers, every row,
-every file) is ``aucun_identifiant_nulle_part``, run weekly by its own job. They open the warehouse read-only, in pool ``warehouse`` and under its lock (a
-reader conflicts with a writer). Their metadata holds counts and places only, never a value.
+every file) is ``aucun_identifiant_nulle_part``, run weekly by its own job. They open the warehouse
+read-only, in pool ``warehouse`` and under its lock (a reader conflicts with a writer). Their
+metadata holds counts and places only, never a value.
 """
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -49,13 +51,14 @@ def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     run's own against what it wrote and a sample."""
     with warehouse.lock(context):  # read-only, but DuckDB refuses a reader while another process writes
         months = all_months(warehouse.path) if everything else months_of(context)
+        scope = None if everything else run_scope(context)
         scan = scan_places(
             warehouse.path, Path(inbox.archive_dir), months, context.run.run_id,
             key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
-            instance=context.instance, scope=None if everything else run_scope(context),
+            instance=context.instance, scope=scope,
         )
     where = sorted({f.lieu for f in scan.findings})
-    metadata = scan.metadata()
+    metadata = {**scan.metadata(), "portee": describe(scope, months)}
     return dg.AssetCheckResult(
         passed=scan.passed, metadata={**metadata, "detail": dg.MetadataValue.md(metadata["detail"]),
                                       "lieux": dg.MetadataValue.json(metadata["lieux"]),
@@ -63,6 +66,19 @@ def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
         description=None if scan.passed else f"{len(scan.findings)} texte(s) contenant un identifiant en clair "
                                               f"({', '.join(where)}) : voir « detail » (lieux, jamais les valeurs).",
     )
+
+
+def describe(scope: Scope | None, months: list[str]) -> str:
+    """What the check read, in French, for the UI."""
+    if scope is None:
+        return f"complète : {len(months)} mois d'identifiants, toutes les lignes, tous les fichiers publiés"
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t).astimezone().strftime("%H:%M:%S")
+
+    return (f"mois du run ({', '.join(scope.months) or 'aucun'}) et lignes sans mois ; fichiers publiés depuis "
+            f"{at(scope.since)} et événements depuis {at(scope.events_since or scope.since)} ; échantillon du reste : "
+            f"{scope.sample_rows} lignes par table, {scope.sample_files} fichiers")
 
 
 def all_months(warehouse_path: str) -> list[str]:
