@@ -246,15 +246,12 @@ def verify(values: dict[str, pd.DataFrame], secret: dict[str, pd.DataFrame]) -> 
             report(t, inner, ~hidden[outer] & ~hidden[inner] & gap.between(LOW, HIGH).fillna(False),
                    f": {outer} − {inner} publié entre 1 et 10")
 
+    # numpy, not pandas: asked once per member of every group (members are maskable cells)
     flags = {(t, c): secret[t][c].to_numpy(dtype=bool) for t, spec in TABLES.items() for c in spec.maskable}
-    numbers: dict[tuple[str, str], np.ndarray] = {}
+    numbers = {(t, c): pd.to_numeric(values[t][c]).to_numpy(dtype=float) for t, spec in TABLES.items()
+               for c in spec.maskable}
 
-    def number(t: str, i: int, c: str) -> float:
-        if (t, c) not in numbers:
-            numbers[t, c] = pd.to_numeric(values[t][c]).to_numpy(dtype=float)
-        return numbers[t, c][i]
-
-    def is_secret(cell: Cell) -> bool:  # numpy, not pandas: asked once per member of every group
+    def is_secret(cell: Cell) -> bool:
         return bool(flags[cell[0], cell[2]][cell[1]])
     groups = structure(values, secret)
     for g in groups:  # a secret alone in a link; secrets ≥ 1 on one side of an exact link that must all be 1
@@ -264,8 +261,8 @@ def verify(values: dict[str, pd.DataFrame], secret: dict[str, pd.DataFrame]) -> 
         for side, other in ((g.left, g.right), (g.right, g.left)):
             hidden = [m for m in side if is_secret(m)]
             if g.exact and len(hidden) > 1 and not any(map(is_secret, other)):
-                rest = sum(number(t, i, c) for t, i, c in other) - \
-                    sum(number(t, i, c) for t, i, c in side if not is_secret((t, i, c)))
+                rest = sum(numbers[t, c][i] for t, i, c in other) - \
+                    sum(numbers[t, c][i] for t, i, c in side if not is_secret((t, i, c)))
                 if rest <= len(hidden):
                     problems.append(f"{name(hidden[0])} : les cellules secrètes du groupe valent toutes 1")
     exact = [g for g in groups if g.exact]  # approximate links combined add up their gaps: not a recomputation
