@@ -105,10 +105,11 @@ def read_outcome(path: Path) -> str:
     except Unreadable as error:
         assert READ_REASONS.match(str(error)) and MARKER not in str(error), str(error)
         return str(error)
-    numbers = [n for n, _ in table.rows]
+    records = table.records()
+    numbers = [n for n, _ in records]
     assert numbers == sorted(set(numbers)) and table.ignored_rows == sorted(set(table.ignored_rows))
     assert not set(numbers) & set(table.ignored_rows) and all(n >= 2 for n in numbers + table.ignored_rows)
-    assert all("".join(cells).strip() and all(isinstance(c, str) for c in cells) for _, cells in table.rows)
+    assert all("".join(cells).strip() and all(isinstance(c, str) for c in cells) for _, cells in records)
     assert table.encoding in {"utf-8", "utf-8-sig", "cp1252", "xlsx"}
     return "lu"
 
@@ -168,7 +169,7 @@ def test_every_received_file_is_prepared_or_rejected_with_a_french_reason(tmp_pa
         assert not linked or prepared.rejection.startswith("lien symbolique")
         count("prepare", "rejeté", prepared.rejection)
     else:
-        assert not linked and prepared.cells.num_rows == len(prepared.table.rows)
+        assert not linked and prepared.cells.num_rows == prepared.table.num_rows
         assert prepared.cells.column_names == ["ligne", "champs_en_trop", "aligne", *prepared.dataset.column_names]
         count("prepare", "prêt à valider")
 

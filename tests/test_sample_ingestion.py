@@ -50,7 +50,7 @@ def sample_identifiers(inbox) -> set[str]:
         positions, _ = map_header(table.header, dataset.column_names)
         for name in IDENTIFIERS:
             if name in positions:
-                for _, cells in table.rows:
+                for _, cells in table.records():
                     value = cells[positions[name]].strip() if positions[name] < len(cells) else ""
                     if len(value) >= 3:
                         values.add(value)

@@ -3,6 +3,10 @@
 Reading never guesses silently: an encoding or a delimiter that cannot be established raises
 ``Unreadable`` with a reason meant for the sender, and the file is rejected whole. Cells stay text
 here; typing and rules are applied set-wise in DuckDB (``pipelines.raw.validate``).
+
+A CSV file is decoded and its delimiter found here, then its records are read by DuckDB when it
+reads them exactly as Python's ``csv`` module does (``pipelines.inbox.csv_duckdb``), else by the
+``csv`` module, whose answer and reasons are the contract's.
 """
 
 from __future__ import annotations
@@ -11,21 +15,25 @@ import csv
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
 from pipelines.contract import REJECTIONS
+from pipelines.inbox import csv_duckdb
 from pipelines.inbox.headers import normalise_header
 from pipelines.inbox.limits import too_large
+from pipelines.inbox.table import Table, python_table
 from pipelines.inbox.workbook import Rejected, check_workbook
 
 DELIMITERS = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 _C1_CONTROLS = re.compile("[\u0080-\u009f]")
-_TOTAL = re.compile(r"^\s*total", re.IGNORECASE)
+_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
+"""A line as ``str.splitlines()`` cuts them, found lazily (the header is near the top of a big file)."""
 _CONTENT = re.compile(r'[^\s;,"]')
 """A line with anything but spaces, delimiters and quotes (a ``;;;`` line is blank)."""
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+_ASCII = bytes(range(0x80))
 _UTF8_SEQUENCE = re.compile(rb"\xc3[\x80-\xbf]|\xe2\x80[\x80-\xbf]|\xc2[\xa0-\xbf]")
 """UTF-8 of é è à ç ê ô É…, ’ “ ” … and NBSP « » °: read as Windows-1252 they would be mojibake
 (« Ã© », « â€™ »), which French text never holds; in a file that is not valid UTF-8 they reveal
@@ -43,25 +51,11 @@ class Unreadable(Exception):
         self.rule = rule
 
 
-@dataclass(frozen=True)
-class Table:
-    """The records of a file after its header: blank and Total rows already set aside."""
-
-    header: list[str]
-    rows: list[tuple[int, list[str]]]
-    """(line or spreadsheet row number, cells) of every data record."""
-    ignored_rows: list[int]
-    """Blank rows between data rows and the final ``Total`` row: read, counted, not loaded."""
-    encoding: str
-    delimiter: str | None
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.rows) + len(self.ignored_rows)
-
-
-def read_table(path: Path, expected_columns: set[str]) -> Table:
+def read_table(path: Path, expected_columns: set[str], *, reader: str = "auto") -> Table:
     """Read a ``.csv`` or ``.xlsx`` delivery; ``expected_columns`` (normalised) picks the delimiter.
+
+    ``reader="auto"`` reads a CSV file's records with DuckDB when it reads them exactly, else with
+    Python; ``reader="python"`` always with Python (the reference the other is compared with).
 
     The size is checked before a byte is read (``ALI_MAX_FILE_BYTES``), a workbook's zip before
     calamine opens it (``pipelines.inbox.workbook``).
@@ -71,11 +65,13 @@ def read_table(path: Path, expected_columns: set[str]) -> Table:
         raise Unreadable("fichier_trop_volumineux", oversize)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return _table(_excel_records(path), "xlsx", None)
+        return _python_table(_excel_records(path), "xlsx", None)
     if suffix == ".csv":
-        text, encoding = decode(path.read_bytes())
+        data = path.read_bytes()
+        text, encoding = decode(data)
         delimiter = detect_delimiter(text, expected_columns)
-        return _table(_csv_records(text, delimiter), encoding, delimiter)
+        fast = csv_duckdb.read_csv(path, data, text, encoding, delimiter) if reader == "auto" else None
+        return fast or _python_table(_csv_records(text, delimiter), encoding, delimiter)
     raise Unreadable("extension", f"extension « {path.suffix} » non prise en charge (attendu .csv ou .xlsx)")
 
 
@@ -90,14 +86,15 @@ def decode(data: bytes) -> tuple[str, str]:
             text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as error:
             text, encoding = _strict(data, "cp1252"), "cp1252"
-            mixed = _UTF8_SEQUENCE.search(data)
+            mixed = _UTF8_SEQUENCE.search(data) if _UTF8_SEQUENCE.search(_high(data)) else None
             if mixed:
                 raise Unreadable(
                     "encodage",
                     f"encodage mixte : UTF-8 à la position {mixed.start()} mais octet 0x{data[error.start]:02X} "
                     f"invalide en UTF-8 à la position {error.start} (attendu un seul encodage)"
                 ) from None
-    control = _C1_CONTROLS.search(text)
+    # Windows-1252 decodes no byte to a C1 control; in UTF-8 they are \xc2\x80-\xc2\x9f
+    control = _C1_CONTROLS.search(text) if encoding != "cp1252" and _C1_UTF8.search(_high(data)) else None
     if control:
         raise Unreadable(
             "encodage",
@@ -107,6 +104,12 @@ def decode(data: bytes) -> tuple[str, str]:
     if "\x00" in text:
         raise Unreadable("pas_du_texte", "octet nul dans le fichier : ce n'est pas un fichier texte CSV")
     return text, encoding
+
+
+def _high(data: bytes) -> bytes:
+    """The non-ASCII bytes of ``data``, in order: a multi-byte sequence absent from them is absent from
+    ``data`` (searching a few kilobytes instead of megabytes; a match is then searched in ``data``)."""
+    return data.translate(None, _ASCII)
 
 
 def _strict(data: bytes, encoding: str) -> str:
@@ -122,7 +125,7 @@ def _strict(data: bytes, encoding: str) -> str:
 
 def detect_delimiter(text: str, expected_columns: set[str]) -> str:
     """The delimiter whose split of the header names the most contract columns, if unambiguous."""
-    header_line = next((line for line in text.splitlines() if _CONTENT.search(line)), None)
+    header_line = next((m.group() for m in _LINE.finditer(text) if _CONTENT.search(m.group())), None)
     if header_line is None:
         raise Unreadable("fichier_vide", "fichier vide : aucune ligne non vide")
     scores, errors = {}, []
@@ -220,29 +223,8 @@ def _excel_cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _is_blank(cells: list[str]) -> bool:
-    return not "".join(cells).strip()  # one C-level join and strip: this runs once per row read
-
-
-def _table(records, encoding: str, delimiter: str | None) -> Table:
-    """Header = first non-blank record; trailing blanks dropped; a last ``Total`` row ignored."""
-    header: list[str] | None = None
-    body: list[tuple[int, list[str]]] = []
-    for number, cells in records:
-        if header is None:
-            if not _is_blank(cells):
-                header = cells
-            continue
-        body.append((number, cells))
-    if header is None:
+def _python_table(records, encoding: str, delimiter: str | None) -> Table:
+    table = python_table(records, encoding, delimiter)
+    if table is None:
         raise Unreadable("fichier_vide", "fichier vide : aucune ligne non vide")
-    blank = [_is_blank(cells) for _, cells in body]
-    while body and blank[-1]:
-        body.pop()
-        blank.pop()
-    ignored = [n for (n, _), b in zip(body, blank) if b]
-    if body and body[-1][1] and _TOTAL.match(body[-1][1][0]):
-        ignored.append(body.pop()[0])
-        blank.pop()
-    rows = [row for row, b in zip(body, blank) if not b] if ignored else body
-    return Table(header, rows, sorted(ignored), encoding, delimiter)
+    return table

@@ -86,11 +86,12 @@ def identifier_cells(table: Table, cells: pa.Table | None = None) -> pa.Table:
     for name in IDENTIFIER_COLUMNS:
         i = positions.get(name)
         if i is None:
-            columns[name] = pa.nulls(len(table.rows), pa.string())
+            columns[name] = pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
         elif cells is not None and name in cells.column_names:
             columns[name] = cells[name]
         else:
-            columns[name] = pa.array([c[i] if i < len(c) else None for _, c in table.rows], pa.string())
+            column = table.column(i)
+            columns[name] = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
     return pa.table(columns)
 
 
@@ -117,7 +118,7 @@ class Forms:
     def add(self, table: Table, cells: pa.Table | None = None) -> None:
         self.parts.append(identifier_cells(table, cells))
         if self.nirs is not None:
-            self.nirs |= nir_forms("\x1f".join("\x1f".join(c) for _, c in table.rows))  # any cell, any column
+            self.nirs |= nir_forms(table.text())  # any cell, any column
 
     def insert(self, con: duckdb.DuckDBPyConnection, catalog: str) -> None:
         """Add the forms of every file added since the last call to ``identifiants``."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.contract import DATASETS, DATASETS_BY_SOURCE_TYPE, REJECTIONS, Dataset
 from pipelines.inbox.discover import InboxFile
@@ -117,21 +118,17 @@ def prepare(prepared: Prepared, sources: dict[str, str]) -> Prepared:
 
 def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Table:
     """One text column per contract column (absent optional columns empty), plus row numbers."""
-    width = len(table.header)
-    rows = [cells for _, cells in table.rows]
-    aligned = [len(cells) == width for cells in rows]
     columns = {
-        "ligne": pa.array([n for n, _ in table.rows], pa.int32()),
-        "champs_en_trop": pa.array([not ok and bool("".join(cells[width:]).strip()) for cells, ok in zip(rows, aligned)],
-                                   pa.bool_()),
+        "ligne": table.lines,
+        "champs_en_trop": table.overflow(),
         # values are quoted in quarantine reasons only when the row lines up exactly with the header
-        "aligne": pa.array(aligned, pa.bool_()),
+        "aligne": pc.equal(table.fields, len(table.header)),
     }
-    if all(aligned):  # the usual file: transposed in C, no per-cell Python
-        by_position = list(zip(*rows)) if rows else [()] * width
-    else:  # only the contract's columns: a wide header over many short rows must not cost width × rows
-        by_position = {i: [c[i] if i < len(c) else None for c in rows] for i in positions.values()}
     for column in dataset.columns:
         index = positions.get(column.name)
-        columns[column.name] = pa.array([None] * len(rows) if index is None else by_position[index], pa.string())
-    return pa.table(columns)
+        columns[column.name] = pa.nulls(table.num_rows, pa.string()) if index is None else table.column(index)
+    return pa.table({name: _chunked(values) for name, values in columns.items()})
+
+
+def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values], values.type)
