@@ -1,26 +1,19 @@
--- The floor of the benchmark: the least work a one-month refresh must do for mart_ali_mensuel and
--- mart_departement_mensuel (shared/spec/indicators.md): read the month's raw CSV deliveries and
--- aggregate them. No validation, no quarantine, no pseudonymisation, no warehouse, no dbt.
+-- The floor of the benchmark: the least work a one-month refresh must do for mart_ali_mensuel,
+-- mart_departement_mensuel (shared/spec/indicators.md) and the participations per action: read the
+-- month's raw deliveries and aggregate them. No validation, no quarantine, no pseudonymisation, no
+-- warehouse, no dbt.
 -- Placeholders: __MONTH_DIR__ (absolute path of <inbox>/<YYYY-MM>) and __MONTH__ (first day, YYYY-MM-DD).
--- Run by bench/floor.py in a fresh in-memory DuckDB; results in floor_ali_mensuel and
--- floor_departement_mensuel, every row read in floor_rows.
+-- Run by bench/floor.py in a fresh in-memory DuckDB; results in floor_ali_mensuel,
+-- floor_departement_mensuel and floor_participations_mensuel, every row read in floor_rows.
 --
--- It reads the delivery in force (latest mtime) of each (source, dataset) for the three datasets the
--- two marts use: beneficiaires, conseillers (ALI) and actions (partners), CSV only. Measured on
--- `python -m pipelines sample` (2026-09 and 2026-10 at scale 1, 2026-10 at scale 20), that is 110-113
--- of the month's 195-207 files and 68.5-71 % of its data rows. It skips:
--- * .xlsx deliveries: 8-9 files a month (3.9-4.6 % of the files), 2.7 % of the data rows at both
---   scales; a (source, dataset) whose file in force is an .xlsx counts as not delivered.
--- * participations: 74-81 files (38-39 %), 26-29 % of the rows; neither mart uses them.
--- * superseded re-sends (an older file for the same source and dataset): 3-7 files, 0.1-0.8 % of the rows.
--- * reference data (ALI list and names, action catalogue, objectifs.csv): one row per ALI folder
---   instead of one per ALI open on E, no nom_ali, no ali_ouvertes or objectif_*, and no catalogue
---   fallback for the places of a partner without an actions file.
--- No CSV is skipped for its encoding. DuckDB's CSV reader decodes UTF-8 only (its latin-1 refuses the
--- 0x80-0x9F bytes of Windows-1252 such as ’, and cp1252 needs the encodings extension, not installed):
--- the Windows-1252 files (22-24 of the ~112 CSVs read, 10.3-10.5 % of the month's rows; their headers
--- are always accented) are told apart by their first 2 KB and split in SQL from their bytes instead.
--- On the samples every data row of every CSV in force reaches floor_rows (plus the closing Total rows).
+-- It reads every file the refresh reads: the delivery in force (latest mtime) of each (source,
+-- dataset) of the four datasets, CSV and .xlsx; on the samples every data row reaches floor_rows (plus
+-- the closing Total rows, kept there and left out of the indicators). DuckDB reads the UTF-8 CSVs; the
+-- Windows-1252 ones (its reader decodes UTF-8 only, the encodings extension is not installed) are split
+-- in SQL from their bytes; the workbooks are read by floor.py (at @excel below: no Excel extension).
+-- It skips superseded re-sends and reference data (ALI list and names, action catalogue, objectifs.csv):
+-- one row per ALI folder instead of one per ALI open on E, no nom_ali, no ali_ouvertes or objectif_*,
+-- and no catalogue fallback for the places of a partner without an actions file.
 
 SET preserve_insertion_order = false;
 SET enable_progress_bar = false;
@@ -47,7 +40,8 @@ SET VARIABLE fin = last_day(DATE '__MONTH__');
 CREATE TEMP TABLE floor_files AS
 SELECT filename, source_code,
        CASE dataset WHEN col_key('beneficiaires') THEN 'beneficiaires'
-                    WHEN col_key('conseillers') THEN 'conseillers' ELSE 'actions' END AS dataset,
+                    WHEN col_key('conseillers') THEN 'conseillers'
+                    WHEN col_key('participations') THEN 'participations' ELSE 'actions' END AS dataset,
        lower(filename) LIKE '%.csv' AS csv
 FROM (
     SELECT filename,
@@ -57,7 +51,8 @@ FROM (
     FROM read_blob('__MONTH_DIR__/*/*')
     WHERE lower(filename) LIKE '%.csv' OR lower(filename) LIKE '%.xlsx'
 )
-WHERE n = 1 AND dataset IN (col_key('beneficiaires'), col_key('conseillers'), col_key('actions'));
+WHERE n = 1 AND dataset IN (col_key('beneficiaires'), col_key('conseillers'), col_key('participations'),
+                            col_key('actions'));
 
 -- Which CSVs are not UTF-8 (so Windows-1252): the complete lines of their first 2 KB, as text with
 -- \xNN escapes, still hold a \x80-\xFF byte once the valid UTF-8 sequences are taken out. (read_blob
@@ -71,11 +66,17 @@ SELECT filename, NOT regexp_matches(regexp_replace(
 FROM read_blob(getvariable('csv_files'));
 SET VARIABLE beneficiaires_utf8 = (SELECT list(filename) FROM floor_files JOIN floor_encodings USING (filename) WHERE utf8 AND dataset = 'beneficiaires');
 SET VARIABLE conseillers_utf8 = (SELECT list(filename) FROM floor_files JOIN floor_encodings USING (filename) WHERE utf8 AND dataset = 'conseillers');
+SET VARIABLE participations_utf8 = (SELECT list(filename) FROM floor_files JOIN floor_encodings USING (filename) WHERE utf8 AND dataset = 'participations');
 SET VARIABLE actions_utf8 = (SELECT list(filename) FROM floor_files JOIN floor_encodings USING (filename) WHERE utf8 AND dataset = 'actions');
 SET VARIABLE cp1252 = (SELECT coalesce(list(filename), []) FROM floor_encodings WHERE NOT utf8);
 
--- Every row of every CSV in force, the columns the two marts need parsed (approximately: invalid
--- values become NULL, invalid rows are kept). read_csv needs at least one UTF-8 file per dataset.
+-- @excel: floor.py reads here each .xlsx file in force (floor_files WHERE NOT csv) into
+-- floor_xlsx_<dataset>: text cells like a CSV export (ISO dates, integers without .0), one column per
+-- header cell plus filename, blank rows dropped.
+
+-- Every row of every file in force, the columns the marts need parsed (approximately: invalid
+-- values become NULL, invalid rows are kept). read_csv needs at least one UTF-8 file per dataset;
+-- the workbooks of each dataset join its CSVs by column name.
 CREATE TEMP TABLE floor_rows AS
 WITH beneficiaires AS (
     -- DuckDB's reader, each file sniffed on its own (union_by_name), quote and escape fixed to the
@@ -91,8 +92,9 @@ WITH beneficiaires AS (
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('date_sortie'))) AS date_sortie,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('motif_sortie'))) AS motif_sortie,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('nb_entretiens'))) AS nb_entretiens
-    FROM read_csv(getvariable('beneficiaires_utf8'), union_by_name = true, all_varchar = true, filename = true,
-                  quote = '"', escape = '"', ignore_errors = true, null_padding = true),
+    FROM (FROM read_csv(getvariable('beneficiaires_utf8'), union_by_name = true, all_varchar = true, filename = true,
+                        quote = '"', escape = '"', ignore_errors = true, null_padding = true)
+          UNION ALL BY NAME FROM floor_xlsx_beneficiaires),
          (SELECT NULL::VARCHAR AS "~matricule", NULL::VARCHAR AS "~organisme", NULL::VARCHAR AS "~date_orientation",
                  NULL::VARCHAR AS "~date_premier_rdv", NULL::VARCHAR AS "~date_entree", NULL::VARCHAR AS "~date_contrat",
                  NULL::VARCHAR AS "~date_sortie", NULL::VARCHAR AS "~motif_sortie", NULL::VARCHAR AS "~nb_entretiens")
@@ -101,18 +103,35 @@ WITH beneficiaires AS (
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('fonction'))) AS fonction,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('etp'))) AS etp,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('date_depart'))) AS date_depart
-    FROM read_csv(getvariable('conseillers_utf8'), union_by_name = true, all_varchar = true, filename = true,
-                  quote = '"', escape = '"', ignore_errors = true, null_padding = true),
+    FROM (FROM read_csv(getvariable('conseillers_utf8'), union_by_name = true, all_varchar = true, filename = true,
+                        quote = '"', escape = '"', ignore_errors = true, null_padding = true)
+          UNION ALL BY NAME FROM floor_xlsx_conseillers),
          (SELECT NULL::VARCHAR AS "~fonction", NULL::VARCHAR AS "~etp", NULL::VARCHAR AS "~date_depart")
 ), actions AS (
     SELECT 'actions' AS dataset, filename,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('code_action'))) AS code_action,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('places_conventionnees'))) AS places_conventionnees,
            coalesce(*COLUMNS(lambda c: col_key(c) = col_key('places_occupees'))) AS places_occupees
-    FROM read_csv(getvariable('actions_utf8'), union_by_name = true, all_varchar = true, filename = true,
-                  quote = '"', escape = '"', ignore_errors = true, null_padding = true),
+    FROM (FROM read_csv(getvariable('actions_utf8'), union_by_name = true, all_varchar = true, filename = true,
+                        quote = '"', escape = '"', ignore_errors = true, null_padding = true)
+          UNION ALL BY NAME FROM floor_xlsx_actions),
          (SELECT NULL::VARCHAR AS "~code_action", NULL::VARCHAR AS "~places_conventionnees",
                  NULL::VARCHAR AS "~places_occupees")
+), participations AS (
+    SELECT 'participations' AS dataset, filename,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('matricule'))) AS matricule,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('organisme'))) AS organisme,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('code_action'))) AS code_action,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('date_entree'))) AS date_entree,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('date_sortie'))) AS date_sortie,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('resultat_sortie'))) AS resultat_sortie,
+           coalesce(*COLUMNS(lambda c: col_key(c) = col_key('heures_realisees'))) AS heures_realisees
+    FROM (FROM read_csv(getvariable('participations_utf8'), union_by_name = true, all_varchar = true, filename = true,
+                        quote = '"', escape = '"', ignore_errors = true, null_padding = true)
+          UNION ALL BY NAME FROM floor_xlsx_participations),
+         (SELECT NULL::VARCHAR AS "~matricule", NULL::VARCHAR AS "~organisme", NULL::VARCHAR AS "~code_action",
+                 NULL::VARCHAR AS "~date_entree", NULL::VARCHAR AS "~date_sortie", NULL::VARCHAR AS "~resultat_sortie",
+                 NULL::VARCHAR AS "~heures_realisees")
 ), cp1252_text AS (
     -- The Windows-1252 files, which DuckDB's reader cannot decode: bytes → text with \xNN escapes
     -- (\x0A newline, \x09 tab, \x22 quote); quoted cells blanked, newlines in them included (only
@@ -139,7 +158,9 @@ WITH beneficiaires AS (
            list_position(keys, col_key('date_depart')) AS date_depart,
            list_position(keys, col_key('code_action')) AS code_action,
            list_position(keys, col_key('places_conventionnees')) AS places_conventionnees,
-           list_position(keys, col_key('places_occupees')) AS places_occupees
+           list_position(keys, col_key('places_occupees')) AS places_occupees,
+           list_position(keys, col_key('resultat_sortie')) AS resultat_sortie,
+           list_position(keys, col_key('heures_realisees')) AS heures_realisees
     FROM (
         SELECT filename, body, delimiter,
                list_transform(string_split(header, delimiter), lambda h: col_key(h)) AS keys
@@ -174,7 +195,9 @@ WITH beneficiaires AS (
            cells[c.date_depart] AS date_depart,
            cells[c.code_action] AS code_action,
            cells[c.places_conventionnees] AS places_conventionnees,
-           cells[c.places_occupees] AS places_occupees
+           cells[c.places_occupees] AS places_occupees,
+           cells[c.resultat_sortie] AS resultat_sortie,
+           cells[c.heures_realisees] AS heures_realisees
     FROM (SELECT * EXCLUDE (line), string_split(line, delimiter) AS cells
           FROM (SELECT * EXCLUDE (body), unnest(string_split(body, '\x0A')) AS line FROM cp1252_files)
           WHERE line <> '') c
@@ -194,9 +217,11 @@ SELECT dataset, upper(trim(string_split(filename, '/')[-2])) AS source_code,
        as_date(date_depart) AS date_depart,
        as_code(code_action) AS code_action,
        as_number(places_conventionnees) AS places_conventionnees,
-       as_number(places_occupees) AS places_occupees
-FROM (FROM beneficiaires UNION ALL BY NAME FROM conseillers UNION ALL BY NAME FROM actions
-      UNION ALL BY NAME FROM cp1252);
+       as_number(places_occupees) AS places_occupees,
+       as_code(resultat_sortie) AS resultat_sortie,
+       as_number(heures_realisees) AS heures_realisees
+FROM (FROM beneficiaires UNION ALL BY NAME FROM conseillers UNION ALL BY NAME FROM participations
+      UNION ALL BY NAME FROM actions UNION ALL BY NAME FROM cp1252);
 
 -- Indicators as in shared/spec/indicators.md, over every row read: a beneficiaire row counts when its
 -- matricule parses (this also drops the closing Total rows), an actions row when it has a code.
@@ -263,3 +288,17 @@ SELECT DATE '__MONTH__' AS periode, ali_ayant_livre, file_active, accompagnes_fi
        etp_accompagnement, accompagnes_fin_mois / nullif(etp_accompagnement, 0) AS accompagnes_par_etp,
        places_conventionnees, places_occupees, taux_occupation
 FROM p, a, x;
+
+-- Participations per (partner, action) as int_participations_actions_mois computes them for
+-- mart_actions_mensuel, plus the hours: a row counts when its matricule parses and it has a code.
+CREATE TEMP TABLE floor_participations_mensuel AS
+SELECT DATE '__MONTH__' AS periode, source_code AS code_partenaire, code_action,
+       count(DISTINCT personne) AS participants,
+       count(*) FILTER (WHERE date_entree BETWEEN getvariable('debut') AND getvariable('fin')) AS entrees,
+       count(date_sortie) AS sorties,
+       count(*) FILTER (WHERE date_sortie IS NOT NULL AND resultat_sortie IN (SELECT resultat_sortie
+           FROM read_csv('__SEEDS__/contrat_resultats_sortie.csv') WHERE est_positif)) AS sorties_positives,
+       sum(heures_realisees) AS heures_realisees
+FROM floor_rows WHERE dataset = 'participations' AND personne IS NOT NULL AND code_action IS NOT NULL
+GROUP BY source_code, code_action
+ORDER BY code_partenaire, code_action;

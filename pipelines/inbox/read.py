@@ -207,7 +207,7 @@ def _excel_records(path: Path):
     except BaseException as error:  # noqa: BLE001 — calamine raises private types; a Rust panic is a BaseException
         raise Unreadable("classeur_illisible", f"classeur Excel illisible : {_excel_error(error)}") from None
     for number, cells in enumerate(rows, start=1):
-        yield number, [_excel_cell(value) for value in cells]
+        yield number, [value if value.__class__ is str else _excel_cell(value) for value in cells]  # str: as is
 
 
 def _excel_cell(value: object) -> str:

@@ -36,6 +36,7 @@ from pipelines.contract import DATASETS
 from pipelines.inbox.headers import map_header, normalise_header
 from pipelines.inbox.read import Table, Unreadable, read_table
 from pipelines.privacy.matching import prepare
+from pipelines.raw.validate import trimmed
 
 IDENTIFIER_COLUMNS = ("matricule", "nom", "prenom", "date_naissance")
 ALL_COLUMNS = {normalise_header(c.name) for d in DATASETS.values() for c in d.columns}
@@ -71,7 +72,7 @@ SELECT DISTINCT 'date_naissance', 'date', f, NULL FROM (
 INSERT INTO identifiants SELECT DISTINCT 'nir', 'nir', forme, NULL FROM nirs_lus;
 DROP TABLE lus_t;
 """
-_TRIM = "coalesce(trim({c}, ' \t\r\n\u00a0\u202f'), '') AS {c}"
+_TRIM = "coalesce({trimmed}, '') AS {c}"
 
 
 def identifier_cells(table: Table, cells: pa.Table | None = None) -> pa.Table:
@@ -128,7 +129,7 @@ class Forms:
         con.register("mots_contrat", pa.table({"mot": sorted(contract_words())}))
         try:
             con.execute(FORMS_SQL.format(
-                trimmed=", ".join(_TRIM.format(c=c) for c in IDENTIFIER_COLUMNS),
+                trimmed=", ".join(_TRIM.format(c=c, trimmed=trimmed(c)) for c in IDENTIFIER_COLUMNS),
                 reference=_reference_words(con, catalog), min_name=_MIN_NAME))
         finally:
             for name in ("lus", "nirs_lus", "mots_contrat"):
