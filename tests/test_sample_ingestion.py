@@ -139,3 +139,17 @@ def test_sample_builds_every_mart_with_its_checks_and_a_dbt_catalogue(loaded, tm
     assert done.returncode == 0, done.stdout[-2000:]
     catalog = (tmp_path / "target" / "catalog.json").read_text()
     assert "mart_departement_mensuel" in catalog and "taux_occupation" in catalog
+
+
+def test_the_sample_csv_files_are_read_by_duckdb(loaded):
+    """Every CSV of the sample has an unambiguous layout: DuckDB reads them all, Python only the workbooks
+    (which no DuckDB extension can read here). Counted in ``raw/livraisons``' metadata."""
+    root, _, instance, result = loaded
+    materializations = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ingestion = [r.event_log_entry.asset_materialization.metadata for r in materializations.records
+                 if r.event_log_entry.asset_materialization.asset_key == dg.AssetKey(["raw", "livraisons"])]
+    csv = len(list((root / "inbox").rglob("*.csv")))
+    xlsx = len(list((root / "inbox").rglob("*.xlsx")))
+    # one materialization per month, each with the run's metadata
+    read = {reader: ingestion[0][f"fichiers_lus_{reader}"].value for reader in ("duckdb", "python")}
+    assert read == {"duckdb": csv - 1, "python": xlsx}  # one CSV is empty: unreadable

@@ -104,6 +104,8 @@ def ingest_folder(
     if not todo:
         return 0
     clock.counts["lignes_traitees"] += sum(p.table.rows_read for p in todo if p.table)
+    for reader in ("duckdb", "python"):  # which reader read the files (pipelines.inbox.csv_duckdb)
+        clock.counts[f"fichiers_lus_{reader}"] += sum(1 for p in todo if p.table and p.table.reader == reader)
     periode = todo[0].file.periode
     validated = [name for name, dataset in DATASETS.items()
                  if any(p.dataset is dataset and p.cells is not None for p in todo)]
