@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pipelines.contract import DATASETS
 from pipelines.inbox.headers import normalise_header
-from pipelines.inbox.read import Unreadable, read_table
+from pipelines.inbox.read import DUCKDB_FROM_BYTES, Unreadable, read_table
 from pipelines.inbox.table import WHITESPACE
 from pipelines.sample import generate
 
@@ -44,8 +44,9 @@ def outcome(path: Path, reader: str) -> tuple:
 
 
 def same_answer(path: Path) -> str:
-    """Both readers' answers on ``path`` are equal; returns the reader ``read_table`` used."""
-    answer, reader = outcome(path, "auto")
+    """Both readers' answers on ``path`` are equal; returns the reader DuckDB's path used (whatever
+    the file's size: ``read_table`` leaves files under ``DUCKDB_FROM_BYTES`` to Python)."""
+    answer, reader = outcome(path, "duckdb")
     reference, _ = outcome(path, "python")
     assert answer == reference
     return reader
@@ -98,12 +99,20 @@ def test_each_shape_reads_the_same_with_the_reader_expected(tmp_path, name):
 def test_duckdb_numbers_records_as_python_does(tmp_path):
     path = tmp_path / "conseillers.csv"
     path.write_bytes(CASES["blank_rows_total_and_trailing_blanks"][0])
-    table = read_table(path, EVERY_COLUMN)
+    table = read_table(path, EVERY_COLUMN, reader="duckdb")
     assert table.reader == "duckdb"
     assert table.records() == [(4, ["R1", "CIP", "1", "x"]), (7, ["R2", "CIP", "1", "x"])]
     assert table.ignored_rows == [5, 6, 8]
     path.write_bytes(CASES["quoted_line_breaks"][0])
-    assert [n for n, _ in read_table(path, EVERY_COLUMN).records()] == [2, 4, 6]
+    assert [n for n, _ in read_table(path, EVERY_COLUMN, reader="duckdb").records()] == [2, 4, 6]
+
+
+def test_auto_leaves_small_files_to_python(tmp_path):
+    path = tmp_path / "conseillers.csv"
+    path.write_bytes(CASES["lf"][0])
+    assert read_table(path, EVERY_COLUMN).reader == "python"
+    path.write_bytes(f"{HEADER}\n".encode() + b"R1;CIP;1;2024-01-02\n" * (DUCKDB_FROM_BYTES // 20 + 1))
+    assert read_table(path, EVERY_COLUMN).reader == "duckdb"
 
 
 @settings(max_examples=300, deadline=timedelta(seconds=5), derandomize=True, database=None,
