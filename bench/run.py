@@ -178,10 +178,16 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/tmp/ali93-bench"))
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--json", type=Path, help="also write every run's measures and stages (Dagster steps included)")
     args = parser.parse_args(argv)
     results = []
     for spec in args.scale or DEFAULT_SCALES:
         results += bench_scale(spec, args.work, args.repeat, lambda text: print(text, flush=True))
+    if args.json:
+        args.json.write_text(json.dumps([
+            {"scale": r.scale, "scenario": r.scenario, "stages": r.stages,
+             "runs": [{"wall_s": m.wall_s, "cpu_s": m.cpu_s, "peak_rss_mb": m.peak_rss_mb} for m in r.runs]}
+            for r in results], indent=1))
     table = write_doc(args.doc, results, args.repeat, dt.date.today())
     print(table)
     return results
