@@ -24,6 +24,7 @@ from pipelines.contract import DATASETS
 from pipelines.inbox.headers import normalise_header
 from pipelines.inbox.read import DUCKDB_FROM_BYTES, Unreadable, read_table
 from pipelines.inbox.table import WHITESPACE
+from pipelines.privacy.identifiers import NIR_RE2, nir_forms
 from pipelines.sample import generate
 
 EVERY_COLUMN = {normalise_header(c.name) for d in DATASETS.values() for c in d.columns}
@@ -129,3 +130,16 @@ def test_the_fuzz_corpus_took_both_readers():
     """Run after the fuzzing above (same module, same worker): both paths were compared, not one (the
     hand-written cases above pin the shapes that go to Python; the draw varies with the process)."""
     assert FUZZED["duckdb"] >= 50 and FUZZED["python"] >= 1 and FUZZED["rejet"] >= 50, FUZZED
+
+
+def test_the_nir_search_reads_only_the_records_holding_one_and_finds_them_all(tmp_path):
+    """``text(containing=NIR_RE2)`` (DuckDB's RE2 picks the records) gives the NIR search the same forms
+    as the whole text: spaced, 13 and 15 digits, Unicode digits (Python's ``\\d``), in any column."""
+    path = tmp_path / "conseillers.csv"
+    path.write_text(f"{HEADER}\nR1;CIP;1;2024-01-02\nR2;1 85 03 75 123 456 78;1;x\nR3;CIP;2850375123456;x\n"
+                    "R4;CIP;1;١٢٣٤٥٦٧٨٩٠١٢٣\nR5;12 345;2024-01-02;3\n", encoding="utf-8")
+    table = read_table(path, EVERY_COLUMN, reader="duckdb")
+    reference = read_table(path, EVERY_COLUMN, reader="python")
+    found = nir_forms(table.text(containing=NIR_RE2))
+    assert table.reader == "duckdb" and found == nir_forms(reference.text()) == {
+        "185037512345678", "2850375123456", "١٢٣٤٥٦٧٨٩٠١٢٣"}

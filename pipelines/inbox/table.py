@@ -79,13 +79,18 @@ class Table:
             return pa.array([False] * self.num_rows, pa.bool_())
         return pc.invert(pc.match_substring_regex(joined(beyond), BLANK))
 
-    def text(self) -> str:
-        """Every cell of every data record, joined by U+001F (what the NIR search reads)."""
+    def text(self, containing: str | None = None) -> str:
+        """Every cell of every data record, joined by U+001F (what the NIR search reads). ``containing``
+        (RE2): only the records with a match in one of their cells, found by DuckDB, when the caller
+        searches that pattern in the text (a match never spans U+001F)."""
         if isinstance(self._cells, list):
             return "\x1f".join("\x1f".join(c) for c in self._cells)
         cells = self._cells  # noqa: F841 — read by DuckDB's replacement scan
         names = ", ".join(f'"{name}"' for name in self._cells.column_names)
-        rows = memory_duckdb().cursor().sql(f"SELECT concat_ws(chr(31), {names}) AS t FROM cells").to_arrow_table()
+        where = "" if containing is None else " WHERE regexp_matches(t, $pattern)"
+        rows = memory_duckdb().cursor().sql(
+            f"SELECT t FROM (SELECT concat_ws(chr(31), {names}) AS t FROM cells){where}",
+            params=None if containing is None else {"pattern": containing}).to_arrow_table()
         return pc.binary_join(pa.ListArray.from_arrays([0, rows.num_rows], rows.column(0).combine_chunks()),
                               "\x1f")[0].as_py() or ""
 

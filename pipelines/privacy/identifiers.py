@@ -41,6 +41,8 @@ from pipelines.raw.validate import trimmed
 IDENTIFIER_COLUMNS = ("matricule", "nom", "prenom", "date_naissance")
 ALL_COLUMNS = {normalise_header(c.name) for d in DATASETS.values() for c in d.columns}
 _NIR = re.compile(r"\d[\d ]{11,}\d")
+NIR_RE2 = r"\p{Nd}[\p{Nd} ]{11,}\p{Nd}"
+"""``_NIR`` for RE2 (Python's ``\\d`` is Unicode's Nd): the records of a big file that hold one."""
 _MIN_NAME = 3
 
 FORMS_SQL = r"""
@@ -119,7 +121,7 @@ class Forms:
     def add(self, table: Table, cells: pa.Table | None = None) -> None:
         self.parts.append(identifier_cells(table, cells))
         if self.nirs is not None:
-            self.nirs |= nir_forms(table.text())  # any cell, any column
+            self.nirs |= nir_forms(table.text(containing=NIR_RE2))  # any cell, any column
 
     def insert(self, con: duckdb.DuckDBPyConnection, catalog: str) -> None:
         """Add the forms of every file added since the last call to ``identifiants``."""
