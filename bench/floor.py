@@ -23,6 +23,7 @@ from python_calamine import CalamineWorkbook
 
 from pipelines.contract import DATASETS
 from pipelines.inbox.headers import normalise_header
+from pipelines.inbox.read import _excel_cell
 
 SCRIPT = Path(__file__).with_name("floor.sql")
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
@@ -107,19 +108,9 @@ def workbook_table(path: Path, dataset: str) -> pa.Table:
 
 
 def _text(value: object) -> str | None:
-    """A cell as the text a CSV export holds (as ``pipelines.inbox.read``): integers without ``.0``,
-    dates in ISO; empty = NULL, as DuckDB's CSV reader gives it."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, bool):
-        return "VRAI" if value else "FAUX"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    return None if value is None else str(value)
+    """A cell as the text a CSV export holds, as the refresh reads it (``pipelines.inbox.read``); empty =
+    NULL, as DuckDB's CSV reader gives it."""
+    return _excel_cell(value) or None
 
 
 def _date_text(value: object) -> str | None:
