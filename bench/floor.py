@@ -23,7 +23,7 @@ from python_calamine import CalamineWorkbook
 
 from pipelines.contract import DATASETS
 from pipelines.inbox.headers import normalise_header
-from pipelines.inbox.read import _excel_cell
+from pipelines.inbox.read import excel_cell
 
 SCRIPT = Path(__file__).with_name("floor.sql")
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
@@ -110,7 +110,7 @@ def workbook_table(path: Path, dataset: str) -> pa.Table:
 def _text(value: object) -> str | None:
     """A cell as the text a CSV export holds, as the refresh reads it (``pipelines.inbox.read``); empty =
     NULL, as DuckDB's CSV reader gives it."""
-    return _excel_cell(value) or None
+    return excel_cell(value) or None
 
 
 def _date_text(value: object) -> str | None:

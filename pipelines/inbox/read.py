@@ -212,10 +212,10 @@ def _excel_records(path: Path):
     except BaseException as error:  # noqa: BLE001 — calamine raises private types; a Rust panic is a BaseException
         raise Unreadable("classeur_illisible", f"classeur Excel illisible : {_excel_error(error)}") from None
     for number, cells in enumerate(rows, start=1):
-        yield number, [value if value.__class__ is str else _excel_cell(value) for value in cells]  # str: as is
+        yield number, [value if value.__class__ is str else excel_cell(value) for value in cells]  # str: as is
 
 
-def _excel_cell(value: object) -> str:
+def excel_cell(value: object) -> str:
     """Excel cells as the text a CSV export would hold: integers without ``.0``, dates in ISO."""
     if isinstance(value, bool):
         return "VRAI" if value else "FAUX"
