@@ -116,9 +116,9 @@ def memory_duckdb() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"temp_directory": ""})
 
 
-def python_table(records, encoding: str, delimiter: str | None) -> Table:
-    """The Python reader's records (number, cells): header = first non-blank record; trailing blanks
-    dropped; a last ``Total`` row ignored."""
+def python_table(records, encoding: str, delimiter: str | None) -> Table | None:
+    """The Python reader's records (number, cells): header = first non-blank record (None if there is
+    none); trailing blanks dropped; a last ``Total`` row ignored."""
     header: list[str] | None = None
     body: list[tuple[int, list[str]]] = []
     for number, cells in records:

@@ -89,12 +89,11 @@ def identifier_cells(table: Table, cells: pa.Table | None = None) -> pa.Table:
     for name in IDENTIFIER_COLUMNS:
         i = positions.get(name)
         if i is None:
-            columns[name] = pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
+            columns[name] = pa.nulls(table.num_rows, pa.string())
         elif cells is not None and name in cells.column_names:
             columns[name] = cells[name]
         else:
-            column = table.column(i)
-            columns[name] = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+            columns[name] = table.column(i)
     return pa.table(columns)
 
 

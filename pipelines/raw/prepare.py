@@ -127,8 +127,4 @@ def _cells(table: Table, dataset: Dataset, positions: dict[str, int]) -> pa.Tabl
     for column in dataset.columns:
         index = positions.get(column.name)
         columns[column.name] = pa.nulls(table.num_rows, pa.string()) if index is None else table.column(index)
-    return pa.table({name: _chunked(values) for name, values in columns.items()})
-
-
-def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values], values.type)
+    return pa.table(columns)
