@@ -87,6 +87,15 @@ def test_a_sample_refresh_passes_the_three_blocking_checks_after_a_real_scan(tmp
         assert number(check, "identifiants_nom_prenom") > 100 and number(check, "identifiants_date_naissance") > 100
         assert number(check, "fichiers_relus") > 100 and number(check, "cellules_journal") > 1000
         assert number(check, "cellules_metadonnees") > 100
+    # the ingestion read each delivery once: the checks take its identifiers from the run's memory, and
+    # they are those a scan reading every original again finds
+    assert [number(c, "fichiers_relus_archive") for c in (raw, published, spread)] == [0, 0, 0]
+    assert number(raw, "fichiers_repris_du_run") == number(raw, "fichiers_relus")
+    fresh = scan_places(env["ALI_WAREHOUSE"], Path(env["ALI_ARCHIVE_DIR"]), ["2024-02", "2024-03"], result.run_id,
+                        scan_warehouse=False).counts
+    assert fresh["fichiers_relus_archive"] == fresh["fichiers_relus"] == number(raw, "fichiers_relus")
+    for nature in ("matricule", "nom_prenom", "date_naissance", "nir"):
+        assert {number(c, f"identifiants_{nature}") for c in (raw, published, spread)} == {fresh[f"identifiants_{nature}"]}
     # the raw check read every personne_id cell (at least) and every quarantine record
     assert number(raw, "cellules_entrepot") >= rows and number(raw, "cellules_quarantaine") >= quarantined > 0
     assert number(raw, "cellules_publication") == 0 < number(published, "cellules_publication")

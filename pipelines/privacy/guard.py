@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.privacy.identifiers import Forms, archived_files, read_archived
+from pipelines.privacy.identifiers import Forms, archived_files
 from pipelines.privacy.matching import prepare, touch
 
 MASQUE = (" — valeur non reproduite : elle coïncide avec un identifiant (matricule, nom, prénom, date de naissance "
@@ -76,11 +76,10 @@ class Guard:
         con.execute("DELETE FROM identifiants")
         con.execute("INSERT INTO identifiants VALUES ('nir', 'nir_tout', NULL, NULL)")
         con.execute(MACROS_SQL)
-        forms = Forms(nirs=False)
+        self.run_id = run_id
+        forms = Forms(nirs=False, run_id=run_id)
         for archive, dataset in archived_files(con, self.catalog, months, run_id):
-            table = read_archived(archive_dir / archive, dataset)
-            if table is not None:
-                forms.add(table)
+            forms.add_archived(archive_dir / archive, archive, dataset)
         forms.insert(con, self.catalog)
         self.withhold(con, [], received=False)
         con.execute("BEGIN")
@@ -94,14 +93,14 @@ class Guard:
     def add(self, con: duckdb.DuckDBPyConnection, todo: list) -> None:
         """The forms of the files just received (``Prepared``): the tables read, else the archived copy
         of a file refused before reading (the scan reads those too)."""
-        forms = Forms(nirs=False)
+        forms = Forms(nirs=False, run_id=self.run_id)
         for prepared in todo:
+            archive = (prepared.archive, prepared.file.dataset) if prepared.copy is not None else None
             if prepared.table is not None:
-                forms.add(prepared.table, prepared.cells)
-            elif prepared.copy is not None and not prepared.unreadable:
-                table = read_archived(prepared.copy, prepared.file.dataset)
-                if table is not None:
-                    forms.add(table)
+                same_reading = prepared.dataset is not None and prepared.dataset.name == prepared.file.dataset
+                forms.add(prepared.table, prepared.cells, archive if same_reading else None)
+            elif archive is not None and not prepared.unreadable:
+                forms.add_archived(prepared.copy, *archive)
         forms.insert(con, self.catalog)
 
     def withhold(self, con: duckdb.DuckDBPyConnection, validated: list[str], *, received: bool = True) -> None:

@@ -35,6 +35,7 @@ import pyarrow as pa
 from pipelines.contract import DATASETS
 from pipelines.inbox.headers import map_header, normalise_header
 from pipelines.inbox.read import Table, Unreadable, read_table
+from pipelines.privacy import kept
 from pipelines.privacy.matching import prepare
 from pipelines.raw.validate import trimmed
 
@@ -111,16 +112,51 @@ class Forms:
 
     ``nirs``: also search every cell of the files for NIR-shaped numbers (the scan). The write guard
     does not: it withholds any 13- or 15-digit number instead (``nir_tout``, see ``matching.py``).
+    ``run_id``: keep each archived file's forms (NIRs included) for the run's later steps, and take
+    those kept by its earlier ones (``kept.py``).
     """
 
-    def __init__(self, *, nirs: bool):
+    def __init__(self, *, nirs: bool, run_id: str | None = None):
         self.parts: list[pa.Table] = []
         self.nirs: set[str] | None = set() if nirs else None
+        self.run_id = run_id
+        self.read = self.taken = 0
+        """Archived files read by this object, and taken from what the run had read."""
 
-    def add(self, table: Table, cells: pa.Table | None = None) -> None:
+    def add(self, table: Table, cells: pa.Table | None = None, archive: tuple[str, str | None] | None = None) -> None:
+        """A file read; ``archive``: its (name in the archive, dataset), to keep its forms for the run."""
+        if self.run_id and archive:
+            found = kept.FileForms(identifier_cells(table, cells), frozenset(nir_forms(table.text(containing=NIR_RE2))))
+            kept.keep_file(self.run_id, archive, found)
+            self._use(found)
+            return
         self.parts.append(identifier_cells(table, cells))
         if self.nirs is not None:
             self.nirs |= nir_forms(table.text(containing=NIR_RE2))  # any cell, any column
+
+    def add_archived(self, path: Path, archive: str, dataset: str | None) -> bool:
+        """An archived original (``path``, named ``archive``): its forms kept by the run, else read; False if
+        it cannot be read."""
+        if self.run_id:
+            known = kept.file_forms(self.run_id, (archive, dataset))
+            if known is not False:
+                self.taken += known is not None
+                if known is not None:
+                    self._use(known)
+                return known is not None
+        table = read_archived(path, dataset)
+        self.read += table is not None
+        if table is None:
+            if self.run_id:
+                kept.keep_file(self.run_id, (archive, dataset), None)
+            return False
+        self.add(table, archive=(archive, dataset))
+        return True
+
+    def _use(self, found: kept.FileForms) -> None:
+        self.parts.append(found.cells)
+        if self.nirs is not None:
+            self.nirs |= found.nirs
 
     def insert(self, con: duckdb.DuckDBPyConnection, catalog: str) -> None:
         """Add the forms of every file added since the last call to ``identifiants``."""
@@ -165,20 +201,31 @@ def archived_files(con: duckdb.DuckDBPyConnection, catalog: str, months: list[st
     ).fetchall()
 
 
-def collect(con: duckdb.DuckDBPyConnection, catalog: str, archive_dir: Path, months: list[str], run_id: str) -> dict:
-    """Fill ``identifiants`` from the archived originals; returns counts (never a value)."""
+def collect(con: duckdb.DuckDBPyConnection, catalog: str, archive_dir: Path, months: list[str], run_id: str, *,
+            keep: bool = True) -> dict:
+    """Fill ``identifiants`` from the archived originals; returns counts (never a value).
+
+    ``keep``: take the forms the run's earlier steps kept, and keep these for its later ones (``kept.py``).
+    """
     files = archived_files(con, catalog, months, run_id)
-    forms, unreadable = Forms(nirs=True), 0
+    key = (tuple(files), con.execute(f"SELECT md5(string_agg(mot, chr(31) ORDER BY mot)) FROM "
+                                     f"({_reference_words(con, catalog)}) AS r(mot)").fetchall()[0][0])
+    if keep and (known := kept.identifiers(run_id, key)):
+        rows, counts = known
+        con.register("formes_du_run", rows)
+        con.execute("INSERT INTO identifiants SELECT * FROM formes_du_run")
+        con.unregister("formes_du_run")
+        return {**counts, "fichiers_relus_archive": 0, "fichiers_repris_du_run": counts["fichiers_relus"]}
+    forms, unreadable = Forms(nirs=True, run_id=run_id if keep else None), 0
     for archive, dataset in files:
-        table = read_archived(archive_dir / archive, dataset)
-        if table is None:
-            unreadable += 1
-        else:
-            forms.add(table)
+        unreadable += not forms.add_archived(archive_dir / archive, archive, dataset)
     forms.insert(con, catalog)
-    counts = dict(con.execute("SELECT nature, count(DISTINCT forme) FROM identifiants GROUP BY ALL").fetchall())
-    return {"fichiers_relus": len(files) - unreadable, "fichiers_illisibles": unreadable,
-            **{f"identifiants_{n}": counts.get(n, 0) for n in ("matricule", "nom_prenom", "date_naissance", "nir")}}
+    found = dict(con.execute("SELECT nature, count(DISTINCT forme) FROM identifiants GROUP BY ALL").fetchall())
+    counts = {"fichiers_relus": len(files) - unreadable, "fichiers_illisibles": unreadable,
+              **{f"identifiants_{n}": found.get(n, 0) for n in ("matricule", "nom_prenom", "date_naissance", "nir")}}
+    if keep:
+        kept.keep_identifiers(run_id, key, con.sql("SELECT * FROM identifiants").to_arrow_table(), counts)
+    return {**counts, "fichiers_relus_archive": forms.read, "fichiers_repris_du_run": forms.taken}
 
 
 def add_key(con: duckdb.DuckDBPyConnection, key: bytes) -> int:

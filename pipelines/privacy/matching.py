@@ -28,24 +28,32 @@ CREATE TEMP TABLE IF NOT EXISTS identifiants (nature VARCHAR, mode VARCHAR, form
 """
 MATCH_SQL = r"""
 CREATE OR REPLACE TEMP TABLE touches AS
-WITH entiers AS (  -- decimal fractions dropped: the digits of 19,8148985 are no matricule
+WITH classees AS (  -- a single run of ASCII letters and digits (hashes, codes, numbers) is its own only token
+    SELECT valeur, regexp_full_match(valeur, '[0-9A-Za-z]+') AS simple FROM valeurs
+), simples AS (
+    SELECT valeur, upper(valeur) AS forme FROM classees WHERE simple
+), composees AS (
+    SELECT valeur FROM classees WHERE NOT simple
+), entiers AS (  -- decimal fractions dropped: the digits of 19,8148985 are no matricule
     SELECT valeur, regexp_replace(valeur, '([0-9])[.,][0-9]+', '\1', 'g') AS texte
-    FROM valeurs WHERE regexp_matches(valeur, '[0-9]')
+    FROM composees WHERE regexp_matches(valeur, '[0-9]')
 ), jetons AS (
-    SELECT valeur, unnest(regexp_extract_all(upper(texte), '[0-9A-Z]+')) AS forme FROM entiers
+    SELECT valeur, forme FROM simples WHERE regexp_matches(forme, '[0-9]')
+    UNION ALL SELECT valeur, unnest(regexp_extract_all(upper(texte), '[0-9A-Z]+')) FROM entiers
 ), dates AS (
     SELECT valeur, unnest(regexp_extract_all(valeur, '\d+[-/]\d+[-/]\d+')) AS forme
-    FROM valeurs WHERE regexp_matches(valeur, '\d[-/]\d')
+    FROM composees WHERE regexp_matches(valeur, '\d[-/]\d')
 ), nirs AS (
     SELECT * FROM (
-        SELECT valeur, unnest(regexp_extract_all(upper(regexp_replace(regexp_replace(texte,
+        SELECT valeur, forme FROM simples
+        UNION ALL SELECT valeur, unnest(regexp_extract_all(upper(regexp_replace(regexp_replace(texte,
             '(\d) (\d)', '\1\2', 'g'), '(\d) (\d)', '\1\2', 'g')), '[0-9A-Z]+')) AS forme
         FROM entiers WHERE regexp_matches(texte, '\d{4}|\d \d\d \d\d')
     ) WHERE length(forme) IN (13, 15) AND regexp_full_match(forme, '\d+')
-), normes AS (
-    SELECT valeur, ali_norme(valeur) AS n FROM valeurs
-), mots AS (
-    SELECT valeur, n, unnest(string_split(n, ' ')) AS mot FROM normes
+), normes AS (  -- ali_norme of a simple value is its lower case
+    SELECT valeur, lower(valeur) AS n FROM simples UNION ALL SELECT valeur, ali_norme(valeur) FROM composees
+), mots AS (  -- a pair is two words at least
+    SELECT valeur, n, unnest(string_split(n, ' ')) AS mot FROM normes WHERE contains(n, ' ')
 )
 SELECT j.valeur, i.nature FROM jetons j JOIN identifiants i ON i.mode = 'jeton' AND i.forme = j.forme
 UNION SELECT d.valeur, i.nature FROM dates d JOIN identifiants i ON i.mode = 'date' AND i.forme = d.forme

@@ -122,13 +122,14 @@ def scan_places(
 
     The warehouse is attached read-only (the manifest names the archived files; the reference
     tables are the words that are not names) whether or not its own tables are scanned. With a
-    ``scope``, tables and published files are read as far as the run wrote them (``scope.py``);
-    without, whole.
+    ``scope``, tables and published files are read as far as the run wrote them (``scope.py``),
+    and the identifiers the run's earlier steps read are taken from memory (``kept.py``); without,
+    everything is read.
     """
     with scanner() as con:
         started = start(con)
         con.execute(f"ATTACH '{str(warehouse).replace(chr(39), chr(39) * 2)}' AS entrepot (READ_ONLY)")
-        counts = collect(con, "entrepot", archive_dir, months, run_id)
+        counts = collect(con, "entrepot", archive_dir, months, run_id, keep=scope is not None)
         if key:
             counts["formes_de_cle"] = add_key(con, key)
         if scan_warehouse:

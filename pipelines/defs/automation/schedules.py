@@ -6,6 +6,11 @@ evaluated by their own sensor). The schedule processes the previous month on the
 (Europe/Paris), when deliveries due by the 5th are in. The full privacy scan
 (``aucun_identifiant_nulle_part``: everything, where each run's checks read what the run wrote) runs
 on Sundays at 04:00, alone in its job.
+
+The refresh runs its steps one after the other in the run's own process (``in_process_executor``):
+they would anyway (each needs the previous one, and those that touch the warehouse share one slot
+of the ``warehouse`` pool), a process per step cost ≈ 3 s each to import the code location, and the
+privacy checks reuse the identifiers the ingestion read (``pipelines/privacy/kept.py``).
 """
 
 import dagster as dg
@@ -18,6 +23,7 @@ monthly_refresh = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*FRESHNESS_CHECKS, aucun_identifiant_nulle_part),
     description="Référentiel, ingestion des livraisons, modèles dbt (marts et tests), publication pour la BI, "
                 "rapport mensuel et export open data du ou des mois choisis.",
+    executor_def=dg.in_process_executor,
 )
 
 monthly_refresh_schedule = dg.build_schedule_from_partitioned_job(
