@@ -23,9 +23,12 @@ from pipelines.warehouse import connect
 PROJECT = PROJECT_ROOT / "dbt_project"
 
 
-def dbt(args: list[str], warehouse: Path, target: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ALI_WAREHOUSE": str(warehouse), "ALI_MIN_PERIODE": "2024-01-01",
-           "ALI_MAX_PERIODE": "2024-03-01"}
+def dbt(args: list[str], warehouse: Path, target: Path, months: tuple[str, str] | None = ("2024-01-01", "2024-03-01")
+        ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ALI_WAREHOUSE": str(warehouse)}
+    env.pop("ALI_MIN_PERIODE", None), env.pop("ALI_MAX_PERIODE", None)
+    if months:
+        env.update(ALI_MIN_PERIODE=months[0], ALI_MAX_PERIODE=months[1])
     return subprocess.run([DBT_EXECUTABLE, *args, "--profiles-dir", str(PROJECT), "--target-path", str(target)],
                           cwd=PROJECT, env=env, capture_output=True, text=True)
 
@@ -51,3 +54,24 @@ def test_every_unit_test_passes_and_runs_build_leaves_them_out(tmp_path):
                  warehouse, target)  # what a run's build selects: no unit test, every model and data test
     kinds = [json.loads(line)["resource_type"] for line in listed.stdout.splitlines() if line.startswith("{")]
     assert "unit_test" not in kinds and {"model", "seed", "test"} <= set(kinds)
+
+
+def test_the_intermediate_views_tests_read_the_runs_months_and_a_plain_build_every_row(tmp_path):
+    """``where: mois_du_run(periode)`` (``macros/periodes_rafraichies.sql``): a refresh tests the views'
+    rows of its months only; without months (a plain ``dbt build``), every row; other tests are whole."""
+    warehouse, target = tmp_path / "ali.duckdb", tmp_path / "dbt"
+    with connect(warehouse) as con:
+        load_reference(con, REFERENCE_DIR)
+    compiled = {}
+    for months in (("2024-02-01", "2024-05-01"), None):
+        run = dbt(["compile", "--select", "int_personnes_mois,test_type:generic int_passages,test_type:generic"], warehouse,
+                  target, months)
+        assert run.returncode == 0, run.stdout[-3000:]
+        folder = target / "compiled" / "ali93" / "models" / "intermediate" / "_intermediate.yml"
+        compiled[months] = {("personnes" if "personnes" in path.name else "passages"): " ".join(path.read_text().split())
+                            for path in folder.glob("unique_combination_int_*.sql")}  # long names end in a hash
+    scoped = compiled[("2024-02-01", "2024-05-01")]
+    assert len(scoped) == 2
+    assert "where periode >= date '2024-02-01' and periode <= date '2024-05-01') dbt_subquery" in scoped["personnes"]
+    assert "dbt_subquery" not in scoped["passages"]  # no month: whole
+    assert "where true and true) dbt_subquery" in compiled[None]["personnes"]

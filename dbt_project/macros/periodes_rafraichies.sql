@@ -80,3 +80,27 @@
             > (select max(cohorte) from {{ this }})
     )
 {%- endmacro %}
+
+
+{#- The data tests of the intermediate views read only the run's months: a test whose `where` config
+    is `mois_du_run(<column>)` reads the rows whose <column> is in [ALI_MIN_PERIODE, ALI_MAX_PERIODE]
+    (the months Dagster refreshes, read at execution); with no months (a plain `dbt build`), every
+    row. The other months' rows come from deliveries the run did not touch, and were tested by the
+    run that loaded them. Any other `where` works as in dbt (this overrides dbt's own macro). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scoped = modules.re.fullmatch('mois_du_run\\((\\w+)\\)', (where or '') | string | trim) -%}
+    {%- if scoped -%}
+        {%- set min_p = _periode_var('min_periode') -%}
+        {%- set max_p = _periode_var('max_periode') -%}
+        {%- set where -%}
+            {%- if min_p %}{{ scoped.group(1) }} >= date '{{ min_p }}'{% else %}true{% endif %} and
+            {%- if max_p %} {{ scoped.group(1) }} <= date '{{ max_p }}'{% else %} true{% endif -%}
+        {%- endset -%}
+    {%- endif -%}
+    {%- if where -%}
+        {{ return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
