@@ -60,3 +60,16 @@ def test_the_dbt_version_comes_from_the_installed_package_and_is_what_dbt_versio
     ours = VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
     theirs = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)  # starts `dbt --version`
     assert ours._cli_version == theirs._cli_version and ours._cli_version.major == 1
+
+
+def test_no_dbt_adapter_is_loaded_into_the_dagster_process(tmp_path):
+    """dagster-dbt's adapter only serves ``fetch_row_counts``/``fetch_column_metadata`` (not used: DuckDB
+    refuses a reader while dbt writes); dbt itself still runs, in its own process."""
+    from pipelines.defs.dbt.assets import DBT_EXECUTABLE
+    from pipelines.defs.dbt.resource import VenvDbtCliResource
+
+    project = str(PROJECT_ROOT / "dbt_project")
+    invocation = VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+        ["parse", "--quiet"], target_path=tmp_path, manifest=PROJECT_ROOT / "dbt_project" / "target" / "manifest.json")
+    assert invocation.wait().is_successful() and invocation.adapter is None
+    assert (tmp_path / "manifest.json").exists()
