@@ -25,8 +25,8 @@ PROJECT = PROJECT_ROOT / "dbt_project"
 
 def dbt(args: list[str], warehouse: Path, target: Path, months: tuple[str, str] | None = ("2024-01-01", "2024-03-01")
         ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ALI_WAREHOUSE": str(warehouse)}
-    env.pop("ALI_MIN_PERIODE", None), env.pop("ALI_MAX_PERIODE", None)
+    env = {k: v for k, v in os.environ.items() if k not in ("ALI_MIN_PERIODE", "ALI_MAX_PERIODE")}
+    env["ALI_WAREHOUSE"] = str(warehouse)
     if months:
         env.update(ALI_MIN_PERIODE=months[0], ALI_MAX_PERIODE=months[1])
     return subprocess.run([DBT_EXECUTABLE, *args, "--profiles-dir", str(PROJECT), "--target-path", str(target)],

@@ -123,35 +123,32 @@ class Forms:
         self.read = self.taken = 0
         """Archived files read by this object, and taken from what the run had read."""
 
-    def add(self, table: Table, cells: pa.Table | None = None, archive: tuple[str, str | None] | None = None) -> None:
+    def add(self, table: Table, cells: pa.Table | None = None, archive: kept.Archived | None = None) -> None:
         """A file read; ``archive``: its (name in the archive, dataset), to keep its forms for the run."""
-        if self.run_id and archive:
-            found = kept.FileForms(identifier_cells(table, cells), frozenset(nir_forms(table.text(containing=NIR_RE2))))
+        keep = bool(self.run_id and archive)
+        nirs = nir_forms(table.text(containing=NIR_RE2)) if keep or self.nirs is not None else ()  # any cell
+        found = kept.FileForms(identifier_cells(table, cells), frozenset(nirs))
+        if keep:
             kept.keep_file(self.run_id, archive, found)
-            self._use(found)
-            return
-        self.parts.append(identifier_cells(table, cells))
-        if self.nirs is not None:
-            self.nirs |= nir_forms(table.text(containing=NIR_RE2))  # any cell, any column
+        self._use(found)
 
     def add_archived(self, path: Path, archive: str, dataset: str | None) -> bool:
         """An archived original (``path``, named ``archive``): its forms kept by the run, else read; False if
         it cannot be read."""
-        if self.run_id:
-            known = kept.file_forms(self.run_id, (archive, dataset))
-            if known is not False:
-                self.taken += known is not None
-                if known is not None:
-                    self._use(known)
-                return known is not None
-        table = read_archived(path, dataset)
-        self.read += table is not None
-        if table is None:
-            if self.run_id:
-                kept.keep_file(self.run_id, (archive, dataset), None)
-            return False
-        self.add(table, archive=(archive, dataset))
-        return True
+        known = kept.file_forms(self.run_id, (archive, dataset)) if self.run_id else kept.NOT_READ
+        if known is kept.NOT_READ:
+            known = read_archived(path, dataset)
+            if known is None:
+                if self.run_id:
+                    kept.keep_file(self.run_id, (archive, dataset), None)
+                return False
+            self.read += 1
+            self.add(known, archive=(archive, dataset))
+            return True
+        if known is not None:
+            self.taken += 1
+            self._use(known)
+        return known is not None
 
     def _use(self, found: kept.FileForms) -> None:
         self.parts.append(found.cells)

@@ -54,9 +54,13 @@ def _run(run_id: str) -> _Run:
     return _kept
 
 
-def file_forms(run_id: str, archive: Archived) -> FileForms | None | bool:
-    """The forms of ``archive`` read earlier in the run; False if it was not (None: unreadable)."""
-    return _run(run_id).files.get(archive, False)
+NOT_READ = object()
+"""What ``file_forms`` answers for a file no step of the run has read."""
+
+
+def file_forms(run_id: str, archive: Archived) -> FileForms | None | object:
+    """The forms of ``archive`` read earlier in the run (None: unreadable), else ``NOT_READ``."""
+    return _run(run_id).files.get(archive, NOT_READ)
 
 
 def keep_file(run_id: str, archive: Archived, forms: FileForms | None) -> None:
@@ -71,8 +75,3 @@ def identifiers(run_id: str, key: tuple) -> tuple[pa.Table, dict] | None:
 def keep_identifiers(run_id: str, key: tuple, rows: pa.Table, counts: dict) -> None:
     _run(run_id).forms[key] = (rows, counts)
 
-
-def forget() -> None:
-    """Drop everything (tests; a process that must hold no identifier any longer)."""
-    global _kept
-    _kept = None
