@@ -41,7 +41,8 @@ HELD, RELEASED = "entrepôt pris", "entrepôt rendu"
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse (``ALI_WAREHOUSE``); one writer at a time (pool ``warehouse``).
 
-    Every step that opens it holds its lock (``with warehouse.lock(context)``) for the whole step:
+    Every step that opens it, or writes the publication folder, holds its lock
+    (``with warehouse.lock(context)``) for the whole step:
     another run, even one the pool does not see (a CLI run, dbt), waits for it. Per step, not per
     run: a step takes its pool slot first, then the lock, so a run never holds the lock while it
     waits for a slot that a step waiting for the lock holds. The lock is the guarantee, the pool an

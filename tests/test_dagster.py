@@ -30,8 +30,8 @@ def test_code_location_loads_with_partitioned_assets_in_one_pool():
     assert raw.partitions_def.get_partition_keys()[0] == "2023-02"
     job = defs.resolve_job_def("monthly_refresh")
     pools = {name: node.definition.pool for name, node in job.graph.node_dict.items()}
-    # Every step that opens the warehouse shares the pool; open data reads only the published snapshot.
-    assert {name for name, pool in pools.items() if pool != "warehouse"} == {"publication__open_data"}
+    # Every step opens the warehouse or writes the publication folder: one pool, one writer at a time.
+    assert set(pools.values()) == {"warehouse"}, pools
 
 
 def test_partition_range_covers_inbox_months_within_partitions():

@@ -23,7 +23,7 @@ from pipelines.defs.publish.assets import open_data
 from pipelines.publication import open_data as od
 from pipelines.publication import secrecy
 from pipelines.publication.secrecy import TABLES, Group, determined, suppress, verify
-from pipelines.resources import PublishResource
+from pipelines.resources import PublishResource, WarehouseResource
 
 S = "S"
 M = pd.Timestamp("2024-03-01")
@@ -345,9 +345,10 @@ def test_a_failing_export_is_deleted_and_the_previous_one_stays(platform, tmp_pa
 
 def test_dagster_asset_and_blocking_check(platform, monkeypatch):
     publish = PublishResource(directory=str(platform["ALI_PUBLISH_DIR"]))
+    resources = {"publish": publish, "warehouse": WarehouseResource(path=str(platform["ALI_WAREHOUSE"]))}
     served = platform["ALI_PUBLISH_DIR"] / "open_data"
     for _ in range(2):  # twice: the second export replaces the first, which is kept for readers still on it
-        result = dg.materialize([open_data], instance=dg.DagsterInstance.ephemeral(), resources={"publish": publish})
+        result = dg.materialize([open_data], instance=dg.DagsterInstance.ephemeral(), resources=resources)
         assert result.success
         [check] = result.get_asset_check_evaluations()
         assert check.check_name == "secret_statistique" and check.passed
@@ -357,7 +358,7 @@ def test_dagster_asset_and_blocking_check(platform, monkeypatch):
 
     before = os.readlink(served)
     monkeypatch.setattr(od, "suppress", unprotected)
-    result = dg.materialize([open_data], instance=dg.DagsterInstance.ephemeral(), resources={"publish": publish},
+    result = dg.materialize([open_data], instance=dg.DagsterInstance.ephemeral(), resources=resources,
                             raise_on_error=False)
     assert not result.success
     [check] = result.get_asset_check_evaluations()

@@ -10,9 +10,19 @@ from pathlib import Path
 
 
 def write_if_changed(path: Path, content: bytes) -> bool:
-    """Replace ``path`` atomically (aside, synced, renamed) when its bytes differ; True if written."""
+    """Replace ``path`` atomically when its bytes differ; True if written."""
     if path.exists() and path.read_bytes() == content:
         return False
+    write_atomically(path, content)
+    return True
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write ``content`` aside (``.<name>.tmp``), sync it, rename it over ``path``.
+
+    The aside name is fixed, so a crash leaves one leftover that the next write replaces; the
+    steps that publish hold the platform's lock (``WarehouseResource.lock``), so no two writers
+    ever share it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as out:
@@ -20,4 +30,3 @@ def write_if_changed(path: Path, content: bytes) -> bool:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
-    return True

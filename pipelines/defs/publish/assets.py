@@ -13,9 +13,12 @@
   statistical secrecy; unpartitioned (one whole snapshot, like the files a portal harvests). Its
   blocking check ``secret_statistique`` re-reads the written CSV files with ``secrecy.verify``
   (independent of the suppression code) before they are made current, and once more after.
+
+Every step that writes the publication folder holds the platform's lock (``WarehouseResource.lock``)
+from its first read to its last rename, as the pool ``warehouse`` already has it wait: two runs at
+once never share an aside file, and the last to read is the last to write.
 """
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +28,7 @@ from plotly.offline import get_plotlyjs
 from pipelines import warehouse as wh
 from pipelines.crash_points import kill_point
 from pipelines.months import monthly_partitions
-from pipelines.publication.files import write_if_changed
+from pipelines.publication.files import write_atomically, write_if_changed
 from pipelines.publication.open_data import check_directory, export
 from pipelines.publication.report import PLOTLY_FILE, chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.publication.report_parcours import FENETRE_COHORTES
@@ -105,12 +108,9 @@ def report_path(directory: str | Path, month: str) -> Path:
     return Path(directory) / "rapports" / f"rapport_{month}.html"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write aside then rename: a reader (or a mail attachment) never gets half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def write_page(path: Path, text: str) -> None:
+    """Written aside then renamed: a reader (or a mail attachment) never gets half a page."""
+    write_atomically(path, text.encode("utf-8"))
     kill_point("rapport.page")
 
 
@@ -138,21 +138,23 @@ def rapport_mensuel(
     12-month charts or its cohorts include a changed month) gets its own materialization event."""
     clock = Stopwatch()
     snapshot = Path(publish.directory) / "marts.duckdb"
-    with clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
-        available = {m for (m,) in con.execute(
-            "SELECT DISTINCT strftime(periode, '%Y-%m') FROM marts.mart_departement_mensuel").fetchall()}
-    months = pages_to_write(changed_months(context), available | set(context.partition_keys))
-    with warehouse.lock(context), clock.stage("rapport"), wh.connect(warehouse.path, read_only=True) as con:
-        rules = {month: quarantine_by_rule(con, [month]) for month in months}
-        target = con.execute(OPEN_ALI_TARGET_SQL).fetchall()
-    objectif_ali = target[0][0] if target else None
-    with clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
-        write_if_changed(report_path(publish.directory, last := max(context.partition_keys)).with_name(PLOTLY_FILE),
-                         get_plotlyjs().encode("utf-8"))
-        for month in months:
-            write_atomically(report_path(publish.directory, month), render_report(con, month, rules[month],
-                                                                                 objectif_ali))
-        headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
+    last = max(context.partition_keys)
+    with warehouse.lock(context), clock.stage("rapport"):  # until written: the last snapshot read is the last written
+        with duckdb.connect(str(snapshot), read_only=True) as con:
+            available = {m for (m,) in con.execute(
+                "SELECT DISTINCT strftime(periode, '%Y-%m') FROM marts.mart_departement_mensuel").fetchall()}
+        months = pages_to_write(changed_months(context), available | set(context.partition_keys))
+        with wh.connect(warehouse.path, read_only=True) as con:
+            rules = {month: quarantine_by_rule(con, [month]) for month in months}
+            target = con.execute(OPEN_ALI_TARGET_SQL).fetchall()
+        objectif_ali = target[0][0] if target else None
+        with duckdb.connect(str(snapshot), read_only=True) as con:
+            write_if_changed(report_path(publish.directory, last).with_name(PLOTLY_FILE),
+                             get_plotlyjs().encode("utf-8"))
+            for month in months:
+                write_page(report_path(publish.directory, month), render_report(con, month, rules[month],
+                                                                                objectif_ali))
+            headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
     later = [m for m in months if m not in context.partition_keys]
     for month in later:
         context.log_event(dg.AssetMaterialization(
@@ -184,6 +186,7 @@ def _problems_markdown(problems: list[str]) -> str:
     group_name="publication",
     deps=[dg.AssetKey(["publication", "marts"])],
     kinds={"csv"},
+    pool="warehouse",  # publishes: one writer of the publication folder at a time, as of the warehouse
     check_specs=[dg.AssetCheckSpec(
         SECRECY_CHECK, asset=OPEN_DATA_KEY, blocking=True,
         description="Relit les CSV publiés : aucun compte de 1 à 10 publié, aucune cellule secrète recalculable "
@@ -193,11 +196,12 @@ def _problems_markdown(problems: list[str]) -> str:
                 "action et département, avec secret primaire (1 à 10) et secondaire ; mart_livraisons et "
                 "mart_qualite_sources exclus.",
 )
-def open_data(context: dg.AssetExecutionContext, publish: PublishResource):
+def open_data(context: dg.AssetExecutionContext, publish: PublishResource, warehouse: WarehouseResource):
     """Mask, write aside, verify, switch ``$ALI_PUBLISH_DIR/open_data`` to the new files."""
     directory = Path(publish.directory)
     clock = Stopwatch()
-    with clock.stage("open_data"), duckdb.connect(str(directory / "marts.duckdb"), read_only=True) as con:
+    with warehouse.lock(context), clock.stage("open_data"), \
+            duckdb.connect(str(directory / "marts.duckdb"), read_only=True) as con:
         done = export(con, directory / "open_data")
     counts = {"secret_primaire": done.suppression.primary, "secret_secondaire": done.suppression.secondary,
               "taux_masques": done.suppression.rates}

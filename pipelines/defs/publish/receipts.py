@@ -35,16 +35,17 @@ RECEIPTS_KEY = dg.AssetKey(["publication", "accuses"])
 def accuses_de_reception(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource
 ) -> dg.MaterializeResult:
-    with warehouse.lock(context), wh.connect(warehouse.path, read_only=True) as con:
-        found = {month: receipts(con, month) for month in context.partition_keys}
     directory = Path(publish.directory) / "accuses"
     rewritten = []
-    for month, items in found.items():
-        for receipt in items:
-            base = directory / month / receipt.source_code
-            html_changed = write_if_changed(base.with_suffix(".html"), page(receipt).encode("utf-8"))
-            if write_if_changed(base.with_suffix(".csv"), as_csv(receipt)) or html_changed:
-                rewritten.append(f"{month}/{receipt.source_code}")
+    with warehouse.lock(context):  # until written: the receipts of the last run to read are the last written
+        with wh.connect(warehouse.path, read_only=True) as con:
+            found = {month: receipts(con, month) for month in context.partition_keys}
+        for month, items in found.items():
+            for receipt in items:
+                base = directory / month / receipt.source_code
+                html_changed = write_if_changed(base.with_suffix(".html"), page(receipt).encode("utf-8"))
+                if write_if_changed(base.with_suffix(".csv"), as_csv(receipt)) or html_changed:
+                    rewritten.append(f"{month}/{receipt.source_code}")
     total = sum(len(items) for items in found.values())
     context.log.info(f"accusés de réception : {total}, dont {len(rewritten)} réécrit(s)")
     return dg.MaterializeResult(metadata={
