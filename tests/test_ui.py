@@ -9,6 +9,7 @@ groups and must find every mart and the report materialized. The screenshot goes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -89,11 +90,14 @@ def webserver(tmp_path_factory):
         generate(root / "inbox", scale=0.05, start=MONTH, end=MONTH, reference_dir=REFERENCE_DIR)
         yield client, port, root
     finally:
-        os.killpg(dev.pid, signal.SIGTERM)
+        # ``dagster dev`` alone, as Ctrl-C: it stops its webserver and daemon itself; then whatever is
+        # left of its process group is killed.
+        dev.terminate()
         try:
             dev.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(dev.pid, signal.SIGKILL)
         log.close()
 
 
