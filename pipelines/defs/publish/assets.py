@@ -186,7 +186,7 @@ def _problems_markdown(problems: list[str]) -> str:
     group_name="publication",
     deps=[dg.AssetKey(["publication", "marts"])],
     kinds={"csv"},
-    pool="warehouse",  # publishes: one writer of the publication folder at a time, as of the warehouse
+    pool="warehouse",  # it publishes: one writer at a time, for the publication folder as for the warehouse
     check_specs=[dg.AssetCheckSpec(
         SECRECY_CHECK, asset=OPEN_DATA_KEY, blocking=True,
         description="Relit les CSV publiés : aucun compte de 1 à 10 publié, aucune cellule secrète recalculable "
