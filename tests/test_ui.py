@@ -32,8 +32,13 @@ GRAPH = ("/asset-groups~group%3Amarts%20or%20group%3Apublication/"
          "?expanded=global%40global%3Amarts%2Cglobal%40global%3Apublication")
 REPORT = "rapport_mensuel"
 SENSOR = """{ sensorOrError(sensorSelector: {repositoryLocationName: "ali93", repositoryName: "__repository__",
-                                          sensorName: "inbox_sensor"}) { ... on Sensor { sensorState { status } } } }"""
-RUNS = """{ runsOrError(filter: {pipelineName: "monthly_refresh"}) { ... on Runs { results { runId tags { key value } } } } }"""
+                                          sensorName: "inbox_sensor"}) {
+  ... on Sensor { sensorState { id status } } } }"""
+STOP_SENSOR = """mutation ($id: String) {
+  stopSensor(id: $id) { ... on StopSensorMutationResult { instigationState { status } } }
+}"""
+RUNS = """{ runsOrError(filter: {pipelineName: "monthly_refresh"}) {
+  ... on Runs { results { runId tags { key value } } } } }"""
 PARTITIONS = """query ($keys: [AssetKeyInput!]) {
   assetNodes(assetKeys: $keys) { assetKey { path } partitionStats { numMaterialized } }
 }"""
@@ -85,7 +90,10 @@ def webserver(tmp_path_factory):
         wait_until(lambda: client._execute(
             "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
         )["workspaceOrError"]["locationEntries"][0]["loadStatus"] == "LOADED", 180, "the code location to load")
-        assert client._execute(SENSOR)["sensorOrError"]["sensorState"]["status"] == "STOPPED"
+        sensor = client._execute(SENSOR)["sensorOrError"]["sensorState"]
+        assert sensor["status"] == "STOPPED"
+        stopped = client._execute(STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]["instigationState"]
+        assert stopped["status"] == "STOPPED"  # and the UI's stop button answers as the UI expects
         generate(root / "inbox", scale=0.05, start=MONTH, end=MONTH, reference_dir=REFERENCE_DIR)
         yield client, port, root
     finally:  # a throw-away instance: killed at once (asked to stop, dagster dev waits 60 s for its children)

@@ -139,22 +139,19 @@ def rapport_mensuel(
     clock = Stopwatch()
     snapshot = Path(publish.directory) / "marts.duckdb"
     last = max(context.partition_keys)
-    with warehouse.lock(context), clock.stage("rapport"):  # until written: the last snapshot read is the last written
-        with duckdb.connect(str(snapshot), read_only=True) as con:
-            available = {m for (m,) in con.execute(
-                "SELECT DISTINCT strftime(periode, '%Y-%m') FROM marts.mart_departement_mensuel").fetchall()}
+    # the lock until written: the last snapshot read is the last written
+    with warehouse.lock(context), clock.stage("rapport"), duckdb.connect(str(snapshot), read_only=True) as con:
+        available = {m for (m,) in con.execute(
+            "SELECT DISTINCT strftime(periode, '%Y-%m') FROM marts.mart_departement_mensuel").fetchall()}
         months = pages_to_write(changed_months(context), available | set(context.partition_keys))
-        with wh.connect(warehouse.path, read_only=True) as con:
-            rules = {month: quarantine_by_rule(con, [month]) for month in months}
-            target = con.execute(OPEN_ALI_TARGET_SQL).fetchall()
+        with wh.connect(warehouse.path, read_only=True) as source:
+            rules = {month: quarantine_by_rule(source, [month]) for month in months}
+            target = source.execute(OPEN_ALI_TARGET_SQL).fetchall()
         objectif_ali = target[0][0] if target else None
-        with duckdb.connect(str(snapshot), read_only=True) as con:
-            write_if_changed(report_path(publish.directory, last).with_name(PLOTLY_FILE),
-                             get_plotlyjs().encode("utf-8"))
-            for month in months:
-                write_page(report_path(publish.directory, month), render_report(con, month, rules[month],
-                                                                                objectif_ali))
-            headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
+        write_if_changed(report_path(publish.directory, last).with_name(PLOTLY_FILE), get_plotlyjs().encode("utf-8"))
+        for month in months:
+            write_page(report_path(publish.directory, month), render_report(con, month, rules[month], objectif_ali))
+        headline = chiffres_cles_markdown(chiffres_cles(con, last), objectif_ali)
     later = [m for m in months if m not in context.partition_keys]
     for month in later:
         context.log_event(dg.AssetMaterialization(
