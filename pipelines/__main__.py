@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh|audit|verifier`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|audit|verifier|postgres`` (see README)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     verifier.add_argument("--periode", "--period", dest="periode", type=_month, required=True,
                           help="mois livré, AAAA-MM")
     verifier.add_argument("--json", action="store_true", help="le verdict en un document JSON")
+    postgres = commands.add_parser(
+        "postgres", help="serveur PostgreSQL local (data/postgres) : démarrer, arrêter, état",
+        description="start : crée le cluster au besoin (propriétaire non privilégié), le démarre sur 127.0.0.1 "
+                    "(ALI_PG_PORT, 5433) et crée bases et rôles ; les accès sont dans <dossier>/acces.env.")
+    postgres.add_argument("action", choices=["start", "stop", "status"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -58,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.audit import main as audit_main
 
         return audit_main(args.periode, args.ali)
+    if args.command == "postgres":
+        from pipelines.postgres.cli import main as postgres_main
+
+        return postgres_main(args.action)
     from pipelines.refresh import main as refresh_main
 
     return refresh_main(args.period)

@@ -30,7 +30,11 @@ POINTS = {
     "publication.fichier_duckdb": "instantané : fichier DuckDB écrit, Parquet et CSV pas encore",
     "publication.parquet": "instantané : un Parquet écrit",
     "publication.csv": "instantané : un CSV écrit",
-    "publication.avant_bascule": "instantané complet renommé, lien « current » pas encore basculé",
+    "postgres.copie": "instantané : un mart copié dans le schéma PostgreSQL en attente, les suivants pas encore",
+    "postgres.bascule": "transaction de bascule PostgreSQL ouverte : marts renommé à côté, nouveau schéma pas "
+                        "encore validé",
+    "publication.avant_bascule": "instantané contrôlé, renommé et basculé dans PostgreSQL, lien « current » pas "
+                                 "encore basculé",
     "versions.lien_temporaire": "nouveau lien créé à côté, pas encore renommé sur l'ancien",
     "publication.apres_bascule": "lien basculé, anciens instantanés pas encore purgés",
     "versions.purge": "purge des anciennes versions en cours",

@@ -21,13 +21,14 @@ from pipelines.defs.dbt.assets import dbt_models
 from pipelines.defs.dbt.checks import FRESHNESS_CHECKS, freshness_sensor, livraisons_attendues
 from pipelines.defs.ingest.assets import raw_deliveries, reference_data
 from pipelines.defs.ingest.checks import aucun_identifiant_en_clair
-from pipelines.defs.publish.assets import open_data, published_marts, rapport_mensuel
+from pipelines.defs.publish.assets import open_data, rapport_mensuel
 from pipelines.defs.publish.checks import (
     aucun_identifiant_diffuse,
     aucun_identifiant_nulle_part,
     aucun_identifiant_publie,
 )
 from pipelines.defs.publish.receipts import accuses_de_reception
+from pipelines.defs.publish.snapshot import published_marts, staged_snapshot
 from pipelines.progress import progression
 from pipelines.resources import resources_from_env
 
@@ -35,8 +36,8 @@ from pipelines.resources import resources_from_env
 def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
-        assets=[reference_data, raw_deliveries, dbt_models, published_marts, rapport_mensuel, open_data,
-                accuses_de_reception],
+        assets=[reference_data, raw_deliveries, dbt_models, staged_snapshot, published_marts, rapport_mensuel,
+                open_data, accuses_de_reception],
         asset_checks=[aucun_identifiant_en_clair, livraisons_attendues, *FRESHNESS_CHECKS,
                       aucun_identifiant_publie, aucun_identifiant_diffuse, aucun_identifiant_nulle_part],
         jobs=[monthly_refresh, privacy_scan],

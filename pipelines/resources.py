@@ -97,6 +97,11 @@ class PublishResource(dg.ConfigurableResource):
 
     directory: str
 
+    def postgres_url(self) -> str | None:
+        """``ALI_PUBLISH_POSTGRES_URL``, read when the step runs: it holds a password, never a resource
+        field (the UI shows those)."""
+        return os.environ.get("ALI_PUBLISH_POSTGRES_URL") or None
+
 
 class PseudonymisationResource(dg.ConfigurableResource):
     """Reads ``ALI_PSEUDONYMISATION_KEY`` (or the explicit demo mode) when a run starts."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -13,7 +16,8 @@ from pipelines.raw.pseudonymise import Pseudonymiser
 from pipelines.reference.tables import load_reference
 from pipelines.warehouse import connect
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by .ci/setup; never downloaded at test time
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -92,6 +96,87 @@ def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str
         generate(Path(env["ALI_INBOX_DIR"]), scale=scale, start=start, end=end, reference_dir=REFERENCE_DIR)
         assert run_refresh(instance=dg.DagsterInstance.ephemeral()).success
     return {name: Path(value) for name, value in env.items() if name.endswith(("DIR", "HOUSE"))}
+
+
+class Postgres:
+    """A real PostgreSQL server of this test process (``pipelines/postgres``), provisioned as in production."""
+
+    def __init__(self, folder: Path):
+        from pipelines.postgres.cluster import Cluster
+        from pipelines.postgres.roles import local_access
+
+        with socket.socket() as probe:  # a free port on loopback (one server per xdist worker)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.cluster = Cluster(folder, port)
+        self.access = local_access(self.cluster)
+        self.url, self.bi_url = self.access["ALI_PUBLISH_POSTGRES_URL"], self.access["ALI_BI_POSTGRES_URL"]
+
+    def fresh_database(self, owner: str = "ali_dagster") -> str:
+        """A new empty database owned by ``owner`` (Dagster's storage of one test, a publication of its
+        own); the URL of its owner."""
+        import uuid
+
+        import psycopg
+
+        name = f"dagster_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.cluster.superuser_dsn(), autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name} OWNER {owner}")
+        url = {"ali_dagster": "DAGSTER_POSTGRES_URL", "ali_publication": "ALI_PUBLISH_POSTGRES_URL"}[owner]
+        return self.access[url].rsplit("/", 1)[0] + f"/{name}"
+
+    def reset(self) -> None:
+        """Drop every schema the publication created (a test starts from an empty database)."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as con:
+            for (name,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspowner = current_user::regrole "
+                                       "AND nspname <> 'public'").fetchall():
+                con.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Missing PostgreSQL is a failure, not a skip: ``bash .ci/setup`` installs Debian's package. Its folder
+    is in /tmp, world-traversable (the cluster's owner is ``postgres`` when the tests run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix="ali93-pg-", dir="/tmp"))
+    folder.chmod(0o755)
+    server = Postgres(folder / "cluster")
+    try:
+        yield server
+    finally:
+        server.cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres(postgres_server, monkeypatch) -> Postgres:
+    """The server with an empty publication database, and ``ALI_PUBLISH_POSTGRES_URL`` pointing at it."""
+    postgres_server.reset()
+    monkeypatch.setenv("ALI_PUBLISH_POSTGRES_URL", postgres_server.url)
+    return postgres_server
+
+
+INSTANCES = ("sqlite", "postgres")
+"""The Dagster instances the automation tests run on: the local one (``data/dagster/dagster.yaml``, SQLite)
+and production's (``deploy/dagster.yaml``, PostgreSQL)."""
+
+
+def dagster_home(home: Path, kind: str, request, **changes) -> dict[str, str]:
+    """A Dagster instance folder configured as the project's ``kind`` instance, with ``changes`` merged
+    into its top-level sections; returns its environment (``DAGSTER_HOME``, ``DAGSTER_POSTGRES_URL``)."""
+    import yaml
+
+    source = PROJECT_ROOT / ("deploy" if kind == "postgres" else "data/dagster") / "dagster.yaml"
+    config = yaml.safe_load(source.read_text())
+    for section, value in changes.items():
+        config.setdefault(section, {}).update(value)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    env = {"DAGSTER_HOME": str(home)}
+    if kind == "postgres":
+        env["DAGSTER_POSTGRES_URL"] = request.getfixturevalue("postgres_server").fresh_database()
+    return env
 
 
 SLOW_FIXTURES = {"browser", "published", "snapshot", "ingested", "command_run", "platform"}

@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import REFERENCE_DIR, platform_env
+from conftest import INSTANCES, REFERENCE_DIR, dagster_home, platform_env
 from test_publication import READER
 
 from pipelines.definitions import build_defs
@@ -134,12 +134,11 @@ def test_a_run_that_waits_too_long_fails_cleanly_and_writes_nothing(base, tmp_pa
     assert fingerprint() == before  # not a file archived, not a byte of the warehouse, the same publication
 
 
-def test_a_sensor_run_racing_the_scheduled_run_on_one_instance(base, tmp_path):
+@pytest.mark.parametrize("kind", INSTANCES)
+def test_a_sensor_run_racing_the_scheduled_run_on_one_instance(base, tmp_path, kind, request):
     root = platform(base, tmp_path)
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "data" / "dagster" / "dagster.yaml", home / "dagster.yaml")
-    env = child_env(root, DAGSTER_HOME=str(home))
+    env = child_env(root, **dagster_home(home, kind, request))
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, value)

@@ -171,7 +171,8 @@ def test_every_kill_point_is_documented():
 def test_the_clean_run_really_changed_things(platform):
     before, expected = platform["before_state"], platform["expected"]
     assert expected["published"] != before["published"] and expected["raw.livraisons"] != before["raw.livraisons"]
-    assert {p.partition("#")[0] for p in CHAIN} == set(POINTS)  # every kill point is attacked
+    # every kill point is attacked (those of PostgreSQL by test_postgres.py)
+    assert {p.partition("#")[0] for p in CHAIN} == {p for p in POINTS if not p.startswith("postgres.")}
 
 
 @pytest.mark.skipif(FULL, reason="the full campaign replaces the chain")

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
-from conftest import BENEF_HEADER, benef_row, group_alive, platform_env
+from conftest import BENEF_HEADER, INSTANCES, benef_row, dagster_home, group_alive, platform_env
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus  # ticks have no public API
 
 from pipelines.resources import PROJECT_ROOT
@@ -77,17 +76,15 @@ class Daemon:
         assert not group_alive(self.process.pid), f"processus du démon encore vivants : {group_alive(self.process.pid)}"
 
 
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    """(instance, daemon environment, inbox): DAGSTER_HOME and every platform path under tmp_path."""
-    home = tmp_path / "dagster"
-    home.mkdir()
-    config = yaml.safe_load((PROJECT_ROOT / "data" / "dagster" / "dagster.yaml").read_text())
-    config.setdefault("concurrency", {})["runs"] = {"max_concurrent_runs": 0}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, **platform_env(tmp_path), "DAGSTER_HOME": str(home)}
+@pytest.fixture(params=INSTANCES)
+def platform(tmp_path, monkeypatch, request):
+    """(instance, daemon environment, inbox): DAGSTER_HOME and every platform path under tmp_path, on
+    the local (SQLite) and the production (PostgreSQL) instance."""
+    home = dagster_home(tmp_path / "dagster", request.param, request, concurrency={"runs": {"max_concurrent_runs": 0}})
+    env = {**os.environ, **platform_env(tmp_path), **home}
     env.pop("ALI_DEMO_MODE", None)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    for name, value in home.items():
+        monkeypatch.setenv(name, value)
     with dg.DagsterInstance.get() as instance:
         yield instance, env, tmp_path / "inbox"
 

@@ -150,6 +150,25 @@ def published(con: duckdb.DuckDBPyConnection, directory: Path, scope: Scope | No
     return skipped
 
 
+def postgres(con: duckdb.DuckDBPyConnection, url: str, scope: Scope | None = None) -> int:
+    """Every table of the PostgreSQL publication database (the live ``marts``, a staged schema waiting
+    for this check): copied in through Arrow, then read as a warehouse table. Returns tables read."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(url) as pg, pg.cursor() as cursor:
+        cursor.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema "
+                       "NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
+        tables = cursor.fetchall()
+        for schema, table in tables:
+            cursor.execute(f'SELECT * FROM "{schema}"."{table}"')
+            con.register("postgres_arrow", cursor.fetch_arrow_table())
+            con.execute("CREATE OR REPLACE TEMP TABLE postgres_lu AS SELECT * FROM postgres_arrow")
+            con.unregister("postgres_arrow")
+            _relation(con, "publication", f"postgres:{schema}.{table}", "postgres_lu", "rowid", scope)
+    con.execute("DROP TABLE IF EXISTS postgres_lu")
+    return len(tables)
+
+
 def csv_cells(text: str, scope: Scope | None = None):
     """(colonne, ligne, cellule) of a CSV, ``;`` or ``,`` (the run's rows and a sample, with a ``scope``);
     plain numbers left out."""

@@ -117,6 +117,7 @@ def match(con: duckdb.DuckDBPyConnection, started: float, counts: dict[str, int]
 def scan_places(
     warehouse: str | Path, archive_dir: Path, months: list[str], run_id: str, *, key: bytes | None = None,
     scan_warehouse: bool = True, publish_dir: Path | None = None, instance=None, scope: Scope | None = None,
+    postgres_url: str | None = None,
 ) -> Scan:
     """Collect the identifiers of ``months`` from the archive, read the places asked for, match.
 
@@ -138,6 +139,8 @@ def scan_places(
         con.execute("DETACH entrepot")
         if publish_dir is not None:
             counts["fichiers_non_examines"] = places.published(con, publish_dir, scope)
+        if postgres_url:
+            counts["tables_postgres_lues"] = places.postgres(con, postgres_url, scope)
         if instance is not None:
             places.run_log(con, instance, run_id, scope.events_since if scope is not None else None)
             counts["journaux_calcul_lus"] = places.compute_logs(con, instance, run_id)

@@ -44,7 +44,8 @@ def run_scope(context: dg.AssetCheckExecutionContext) -> Scope:
 
 def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, inbox: InboxResource,
                     pseudonymisation: PseudonymisationResource, *, scan_warehouse: bool,
-                    publish_dir: Path | None, everything: bool = False) -> dg.AssetCheckResult:
+                    publish_dir: Path | None, everything: bool = False,
+                    postgres_url: str | None = None) -> dg.AssetCheckResult:
     """The check's result: passed, or the places found (table, column, file, row: never a value).
 
     ``everything``: every month's identifiers against every row and file (the full scan), else the
@@ -55,7 +56,7 @@ def privacy_verdict(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
         scan = scan_places(
             warehouse.path, Path(inbox.archive_dir), months, context.run.run_id,
             key=pseudonymisation.load().key, scan_warehouse=scan_warehouse, publish_dir=publish_dir,
-            instance=context.instance, scope=scope,
+            instance=context.instance, scope=scope, postgres_url=postgres_url,
         )
     where = sorted({f.lieu for f in scan.findings})
     metadata = {**scan.metadata(), "portee": describe(scope, months)}
@@ -99,7 +100,7 @@ def privacy_check(*, asset: list[str], name: str, description: str, scan_warehou
               pseudonymisation: PseudonymisationResource, publish: PublishResource):
         return privacy_verdict(context, warehouse, inbox, pseudonymisation, scan_warehouse=scan_warehouse,
                                publish_dir=Path(publish.directory) if scan_publication else None,
-                               everything=everything)
+                               everything=everything, postgres_url=publish.postgres_url() if scan_publication else None)
 
     return check
 
@@ -108,8 +109,10 @@ READ_PUBLICATION = ("aucun_identifiant_publie", "aucun_identifiant_diffuse")
 STOPPED = {
     "aucun_identifiant_en_clair": "ni dbt ni la publication n'ont tourné : l'instantané BI, les rapports et l'open "
                                   "data sont ceux du run précédent.",
-    "aucun_identifiant_publie": "ni rapport ni open data n'ont été écrits ; l'instantané BI de ce run est déjà en "
-                                "place (ce contrôle suit sa bascule) : le remplacer par le précédent avant tout.",
+    "aucun_identifiant_publie": "rien de ce run n'a été basculé : la BI (fichiers et PostgreSQL) lit toujours la "
+                                "publication précédente ; ni rapport ni open data n'ont été écrits. L'instantané "
+                                "préparé (snapshots/*.attente, schéma en_attente_*) sera purgé à la prochaine "
+                                "publication.",
     "aucun_identifiant_diffuse": "les rapports et l'open data de ce run sont écrits : les retirer avant tout.",
 }
 """What a failing check has stopped, and what was already published before it ran."""

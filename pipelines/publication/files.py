@@ -30,3 +30,25 @@ def write_atomically(path: Path, content: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+def sync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then every folder bottom-up, before ``folder`` is renamed into
+    place: after a power cut the renamed snapshot is whole, never a name over empty files."""
+    for root, _, names in os.walk(folder, topdown=False):
+        for name in names:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        sync_folder(Path(root))
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder: a rename or a new entry inside it survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

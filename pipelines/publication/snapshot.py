@@ -1,7 +1,10 @@
-"""Atomic publication of the marts for BI tools: DuckDB file, Parquet and French CSV, from one run.
+"""Atomic publication of the marts for BI tools: DuckDB file, Parquet, French CSV and, when
+configured, PostgreSQL, from one run: written aside, checked, then switched.
 
 BI tools never open the warehouse (DuckDB lets one process write, and a reader holding the file
-blocks the writer). Each publication is written aside, complete, in ``snapshots/<id>/``; then ONE
+blocks the writer). ``stage`` writes each publication aside, complete and synced to disk, in
+``snapshots/<id>.attente/`` (and the PostgreSQL schema ``en_attente_<id>``, ``publication/postgres.py``):
+nothing reads it there but the privacy check. ``switch`` then renames it ``snapshots/<id>`` and ONE
 atomic rename of the symbolic link ``current`` switches every format at once:
 
     <ALI_PUBLISH_DIR>/marts.duckdb -> current/marts.duckdb      (stable paths for BI tools)
@@ -14,8 +17,8 @@ In the published file the marts are the tables of its main schema: the file is n
 warehouse (a schema also named ``marts`` inside would make that name ambiguous for DuckDB).
 
 A reader that opened the previous snapshot keeps reading it (its files stay until pruned, and an
-open file outlives its deletion). A run that fails before the swap leaves the previous publication
-byte for byte.
+open file outlives its deletion). A run that fails or is blocked before the switch leaves the previous
+publication byte for byte; of two runs, the one that staged last stays published.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.crash_points import kill_point
-from pipelines.publication.versions import prune, swap_link
+from pipelines.publication import postgres
+from pipelines.publication.files import sync_folder, sync_tree
+from pipelines.publication.versions import PENDING, prune, swap_link
 
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
          "mart_livraisons", "mart_parcours_cohortes", "mart_freins_mensuel", "mart_qualite_sources")
@@ -47,10 +52,22 @@ class Publication:
     snapshot: Path
     published_at: dt.datetime
     rows: dict[str, int]
+    postgres_schema: str | None = None
+
+    @property
+    def staged(self) -> Path:
+        return self.snapshot.with_name(self.snapshot.name + PENDING)
 
 
-def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publication:
-    """Write every mart of the warehouse as a new snapshot, then make it current in one rename."""
+def publish(warehouse_path: Path | str, directory: Path, run_id: str, postgres_url: str | None = None) -> Publication:
+    """Stage then switch at once (no check between): for tools and tests that publish by hand."""
+    done = stage(warehouse_path, directory, run_id, postgres_url)
+    switch(directory, done, postgres_url)
+    return done
+
+
+def stage(warehouse_path: Path | str, directory: Path, run_id: str, postgres_url: str | None = None) -> Publication:
+    """Write every mart of the warehouse as a new snapshot aside (and into PostgreSQL), synced, not yet read."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     published_at = now.replace(microsecond=0)
@@ -71,12 +88,35 @@ def publish(warehouse_path: Path | str, directory: Path, run_id: str) -> Publica
             kill_point("publication.parquet")
             _french_csv(con, mart, partial / "csv" / f"{mart}.csv")
             kill_point("publication.csv")
-    os.replace(partial, snapshot)
+    sync_tree(partial)
+    done = Publication(snapshot, published_at, rows)
+    os.replace(partial, done.staged)
+    sync_folder(snapshot.parent)
+    if postgres_url:
+        schema = postgres.staged_schema(snapshot.name)
+        postgres.stage(postgres_url, done.staged / "marts.duckdb", schema, MARTS)
+        done = Publication(snapshot, published_at, rows, schema)
+    return done
+
+
+def switch(directory: Path, done: Publication, postgres_url: str | None = None) -> bool:
+    """Make the staged ``done`` current (PostgreSQL first, then the files), unless a newer snapshot
+    already is; False when it was not switched (its staged copy is then left to ``prune``)."""
+    current = (directory / "current").resolve() if (directory / "current").exists() else None
+    if current is not None and current.name > done.snapshot.name:
+        return False
+    if not done.staged.exists() and not done.snapshot.exists():
+        return False  # a newer publication pruned it
+    if postgres_url and done.postgres_schema:
+        postgres.switch(postgres_url, done.postgres_schema)
+    if done.staged.exists():
+        os.replace(done.staged, done.snapshot)
+        sync_folder(done.snapshot.parent)
     kill_point("publication.avant_bascule")
-    _switch(directory, snapshot)
+    _switch(directory, done.snapshot)
     kill_point("publication.apres_bascule")
-    prune(directory / "snapshots", keep=snapshot, count=KEEP_SNAPSHOTS)
-    return Publication(snapshot, published_at, rows)
+    prune(directory / "snapshots", keep=done.snapshot, count=KEEP_SNAPSHOTS)
+    return True
 
 
 def _duckdb_file(warehouse, path: Path, run_id: str, published_at: dt.datetime, rows: dict[str, int]) -> None:
@@ -130,6 +170,7 @@ def _french_cell(column: str, data_type: str) -> str:
 def _switch(directory: Path, snapshot: Path) -> None:
     """Point ``current`` at ``snapshot``; create the stable links (into ``current``) once."""
     swap_link(directory / "current", snapshot)
+    sync_folder(directory)
     for name in ("marts.duckdb", "parquet", "csv"):
         stable = directory / name
         if not stable.is_symlink():

@@ -23,11 +23,19 @@ def swap_link(link: Path, target: Path) -> None:
     os.replace(new, link)
 
 
+PENDING = ".attente"
+"""Suffix of a version written and waiting for its checks before its switch (``snapshot.stage``)."""
+
+
 def prune(folder: Path, keep: Path, count: int) -> None:
     """Keep the ``count`` newest versions (a reader may still be on one); drop the older ones and
-    leftovers, whose names carry a dot (``.partial`` of a crashed run, a folder moved aside)."""
+    leftovers, whose names carry a dot (``.partial`` of a crashed run, a folder moved aside, a version
+    that waited and was never switched). A version waiting that is newer than ``keep`` is another
+    run's, still to be checked and switched: kept."""
     versions = sorted((p for p in folder.iterdir() if "." not in p.name), reverse=True)
-    for old in [*versions[count:], *(p for p in folder.iterdir() if "." in p.name)]:
+    leftovers = [p for p in folder.iterdir() if "." in p.name
+                 and not (p.name.endswith(PENDING) and p.name > keep.name)]
+    for old in [*versions[count:], *leftovers]:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)
             kill_point("versions.purge")

@@ -1,8 +1,7 @@
 """Publication stage: what leaves the warehouse, each asset downstream of the marts it reads.
 
-- ``published_marts``: the marts as one read-only snapshot for BI tools (DuckDB file, Parquet,
-  French CSV), switched by one atomic rename; downstream of every mart, so a run whose dbt build
-  or tests failed never publishes.
+- ``publication/instantane`` and ``publication/marts`` (``snapshot.py``): the BI snapshot, written
+  aside, checked, switched.
 - ``rapport_mensuel``: one HTML page per month (plotly.js once beside them), read from the published snapshot
   (what BI users read); the warehouse is opened read-only, and closed before any page is written,
   only for the quarantine by rule. Page P charts ``mart_departement_mensuel`` over P − 11 … P
@@ -33,37 +32,9 @@ from pipelines.publication.open_data import check_directory, export
 from pipelines.publication.report import PLOTLY_FILE, chiffres_cles, chiffres_cles_markdown, render_report
 from pipelines.publication.report_parcours import FENETRE_COHORTES
 from pipelines.publication.secrecy import TABLES
-from pipelines.publication.snapshot import MARTS
-from pipelines.publication.snapshot import publish as publish_snapshot
 from pipelines.raw.summary import quarantine_by_rule
 from pipelines.resources import PublishResource, WarehouseResource
 from pipelines.timings import Stopwatch
-
-
-@dg.asset(
-    key=["publication", "marts"],
-    deps=[dg.AssetKey(["marts", m]) for m in MARTS],
-    group_name="publication",
-    kinds={"duckdb", "parquet", "csv"},
-    pool="warehouse",
-    description="Instantané publié des marts pour les outils BI (marts.duckdb en lecture seule, Parquet, CSV "
-                "à la française), basculé d'un seul renommage atomique ; l'entrepôt n'est jamais ouvert par la BI.",
-)
-def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
-    directory = Path(publish.directory)
-    clock = Stopwatch()
-    with warehouse.lock(context), clock.stage("publication"):
-        done = publish_snapshot(warehouse.path, directory, context.run.run_id)
-    return dg.MaterializeResult(metadata={
-        "fichier_duckdb": dg.MetadataValue.path(str(directory / "marts.duckdb")),
-        "parquet": dg.MetadataValue.path(str(directory / "parquet")),
-        "csv": dg.MetadataValue.path(str(directory / "csv")),
-        "instantane": done.snapshot.name,
-        "publie_le": done.published_at.isoformat(),
-        **{f"lignes_{m}": n for m, n in done.rows.items()},
-        **clock.metadata(),
-    })
-
 
 TWELVE_MONTHS = dg.TimeWindowPartitionMapping(start_offset=-11, end_offset=0)
 """Report P depends on the departmental mart of P − 11 … P (its 12-month charts)."""

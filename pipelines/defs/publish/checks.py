@@ -1,7 +1,9 @@
 """The publication stage's blocking privacy checks: nothing published holds an identifier of the run's deliveries.
 
-- ``aucun_identifiant_publie`` on ``publication/marts``: the warehouse with the dbt layers built and
-  every file of the publication directory. Fails → no report, no open data.
+- ``aucun_identifiant_publie`` on ``publication/instantane``: the warehouse with the dbt layers built,
+  every file of the publication directory (the staged snapshot included) and the PostgreSQL schemas.
+  It runs BEFORE the switch (write, audit, publish): fails → nothing of the run becomes readable, no
+  report, no open data.
 - ``aucun_identifiant_diffuse`` on ``publication/open_data``, once the monthly reports and the
   senders' receipts are written too: the publication directory and the whole event log of the run.
   Fails → the run fails.
@@ -18,10 +20,11 @@ from pipelines.defs.publish.receipts import RECEIPTS_KEY
 from pipelines.privacy.verdict import privacy_check
 
 aucun_identifiant_publie = privacy_check(
-    asset=["publication", "marts"], name="aucun_identifiant_publie", scan_warehouse=True, scan_publication=True,
-    description="Aucune valeur d'identifiant des livraisons du run ni la clé dans l'entrepôt (modèles dbt compris), "
-                "les fichiers publiés (DuckDB, Parquet, CSV, rapports, open data), le journal ou les métadonnées "
-                "du run ; sinon ni rapport ni open data.",
+    asset=["publication", "instantane"], name="aucun_identifiant_publie", scan_warehouse=True, scan_publication=True,
+    description="Avant la bascule : aucune valeur d'identifiant des livraisons du run ni la clé dans l'entrepôt "
+                "(modèles dbt compris), l'instantané préparé et les fichiers publiés (DuckDB, Parquet, CSV, rapports, "
+                "open data), le schéma PostgreSQL en attente, le journal ou les métadonnées du run ; sinon rien "
+                "n'est basculé, ni rapport ni open data.",
 )
 
 aucun_identifiant_diffuse = privacy_check(
