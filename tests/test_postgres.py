@@ -30,6 +30,7 @@ from pipelines.inbox.read import read_table
 from pipelines.months import range_tags
 from pipelines.postgres.ddl import create_table, grains, pg_type
 from pipelines.postgres.roles import local_access
+from pipelines.publication import postgres as pg_publication
 from pipelines.publication.figures import marts
 from pipelines.publication.snapshot import MARTS, stage, switch
 from pipelines.sample import generate
@@ -257,6 +258,20 @@ def test_of_two_runs_the_one_that_staged_last_stays_published(platform, tmp_path
             assert con.execute("SELECT run_id FROM marts.publication").fetchone() == ("run-b",)
         assert not any(p.name.endswith(".attente") for p in (directory / "snapshots").iterdir())
         assert {s for s in schemas(url) if not s.startswith("remplace_")} == {"marts"}
+
+
+def test_a_copy_that_fails_drops_its_schema_and_leaves_the_marts_untouched(platform, tmp_path):
+    server = platform["server"]
+    before = {m: pg_rows(server.bi_url, f"marts.{m}") for m in (*MARTS, "publication")}
+    broken = tmp_path / "marts.duckdb"  # a snapshot whose last mart has lost a column
+    shutil.copy((platform["root"] / "published" / "marts.duckdb").resolve(), broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute(f"ALTER TABLE main.{MARTS[-1]} DROP COLUMN {list(marts()[MARTS[-1]].columns)[-1]}")
+    schema = pg_publication.staged_schema("20990101T000000000000-echec")
+    with pytest.raises(Exception):
+        pg_publication.stage(server.url, broken, schema, MARTS)
+    assert schema not in schemas(server.url)
+    assert {m: pg_rows(server.bi_url, f"marts.{m}") for m in (*MARTS, "publication")} == before
 
 
 def test_every_postgres_kill_point_is_attacked():

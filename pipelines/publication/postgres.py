@@ -26,6 +26,7 @@ from psycopg import sql
 
 from pipelines.crash_points import kill_point
 from pipelines.postgres.ddl import create_table, quoted
+from pipelines.publication import figures
 
 LIVE, STAGED, REPLACED = "marts", "en_attente_", "remplace_"
 SCHEMA_COMMENT = "Marts publiés pour la BI (lecture seule), instantané "
@@ -58,6 +59,9 @@ def stage(url: str, snapshot_file: Path, schema: str, marts: tuple[str, ...]) ->
             with target.cursor() as cursor:
                 for table in (*marts, "publication"):
                     batches = source.sql(f"SELECT * FROM main.{table}").to_arrow_reader()
+                    expected = list(figures.marts()[table].columns) if table in marts else batches.schema.names
+                    if batches.schema.names != expected:  # ADBC would fill a missing column with NULL
+                        raise ValueError(f"{table} : colonnes {batches.schema.names}, le contrat attend {expected}")
                     mode = "create" if table == "publication" else "append"
                     copied[table] = cursor.adbc_ingest(table, batches, mode=mode, db_schema_name=schema)
                     kill_point("postgres.copie")
