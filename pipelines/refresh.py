@@ -10,6 +10,7 @@ import contextlib
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -73,6 +74,10 @@ def published_paths(directory: Path, month: str) -> list[str]:
                         ("accusés de réception", directory / "accuses")):
         if path.exists():
             lines.append(f"  {label:<28} {path}")
+    url = os.environ.get("ALI_PUBLISH_POSTGRES_URL")
+    if url:  # where, never the password
+        where = urlsplit(url)
+        lines.append(f"  {'PostgreSQL (BI)':<28} schéma marts, {where.hostname}:{where.port or 5432}{where.path}")
     return lines
 
 

@@ -129,6 +129,15 @@ def publication_row(url: str) -> tuple:
         return con.execute("SELECT run_id, published_at FROM marts.publication").fetchone()
 
 
+def test_the_refresh_summary_says_where_bi_servers_read_never_the_password(platform):
+    from pipelines.refresh import published_paths
+
+    server = platform["server"]
+    line = published_paths(platform["root"] / "published", "2024-02")[-1]
+    assert line.split() == ["PostgreSQL", "(BI)", "schéma", "marts,", f"127.0.0.1:{server.cluster.port}/ali"]
+    assert server.url.split(":")[2].split("@")[0] not in line
+
+
 def test_every_mart_equals_the_duckdb_snapshot_value_for_value(platform):
     server, published = platform["server"], platform["root"] / "published" / "marts.duckdb"
     for table in (*MARTS, "publication"):
