@@ -149,7 +149,7 @@ def loaded(cards: dict[str, str]) -> dict[str, str] | None:
 
 def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, browser, request):
     _, port, _ = refreshed
-    page = browser.new_page(viewport={"width": 1800, "height": 1100})
+    page = browser.new_page(viewport={"width": 2200, "height": 1400})  # large enough that the cards show statuses
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"http://127.0.0.1:{port}{GRAPH}", wait_until="networkidle")
