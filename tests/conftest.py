@@ -159,7 +159,7 @@ def postgres(postgres_server, monkeypatch) -> Postgres:
 
 INSTANCES = ("sqlite", "postgres")
 """The Dagster instances the automation tests run on: the local one (``data/dagster/dagster.yaml``, SQLite)
-and production's (``deploy/dagster.yaml``, PostgreSQL)."""
+and production's (``data/dagster/dagster.postgres.yaml``, PostgreSQL)."""
 
 
 def dagster_home(home: Path, kind: str, request, **changes) -> dict[str, str]:
@@ -167,7 +167,7 @@ def dagster_home(home: Path, kind: str, request, **changes) -> dict[str, str]:
     into its top-level sections; returns its environment (``DAGSTER_HOME``, ``DAGSTER_POSTGRES_URL``)."""
     import yaml
 
-    source = PROJECT_ROOT / ("deploy" if kind == "postgres" else "data/dagster") / "dagster.yaml"
+    source = PROJECT_ROOT / "data" / "dagster" / ("dagster.postgres.yaml" if kind == "postgres" else "dagster.yaml")
     config = yaml.safe_load(source.read_text())
     for section, value in changes.items():
         config.setdefault(section, {}).update(value)

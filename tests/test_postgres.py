@@ -73,7 +73,7 @@ def test_the_local_access_is_drawn_once_and_kept_owner_only(postgres):
 
 def test_the_production_instance_is_the_local_one_with_its_storage_in_postgres():
     local = yaml.safe_load((PROJECT_ROOT / "data" / "dagster" / "dagster.yaml").read_text())
-    production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+    production = yaml.safe_load((PROJECT_ROOT / "data" / "dagster" / "dagster.postgres.yaml").read_text())
     assert production.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}}
     assert production == local
 
