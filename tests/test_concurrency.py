@@ -219,8 +219,11 @@ def test_a_transient_failure_is_retried_and_bad_data_is_not(tmp_path, monkeypatc
     assert [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY] == []
 
 
-def test_the_instance_retries_runs_whose_worker_died_but_not_failed_steps(tmp_path):
-    shutil.copy(PROJECT / "data" / "dagster" / "dagster.yaml", tmp_path / "dagster.yaml")
+@pytest.mark.parametrize("kind", INSTANCES)
+def test_the_instance_retries_runs_whose_worker_died_but_not_failed_steps(tmp_path, kind, request, monkeypatch):
+    for name, value in dagster_home(tmp_path, kind, request).items():
+        monkeypatch.setenv(name, value)
     instance = dg.DagsterInstance.from_config(str(tmp_path))
+    assert type(instance.run_storage).__name__ == {"sqlite": "SqliteRunStorage", "postgres": "PostgresRunStorage"}[kind]
     assert instance.run_monitoring_enabled and instance.run_retries_enabled
     assert instance.run_retries_max_retries == 2 and not instance.run_retries_retry_on_asset_or_op_failure
