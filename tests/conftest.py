@@ -98,6 +98,13 @@ def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str
     return {name: Path(value) for name, value in env.items() if name.endswith(("DIR", "HOUSE"))}
 
 
+def free_port() -> int:
+    """A port nobody listens on, on loopback (a webserver, a PostgreSQL server of the tests)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class Postgres:
     """A real PostgreSQL server of this test process (``pipelines/postgres``), provisioned as in production."""
 
@@ -105,10 +112,7 @@ class Postgres:
         from pipelines.postgres.cluster import Cluster
         from pipelines.postgres.roles import local_access
 
-        with socket.socket() as probe:  # a free port on loopback (one server per xdist worker)
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.cluster = Cluster(folder, port)
+        self.cluster = Cluster(folder, free_port())  # one server per xdist worker
         self.access = local_access(self.cluster)
         self.url, self.bi_url = self.access["ALI_PUBLISH_POSTGRES_URL"], self.access["ALI_BI_POSTGRES_URL"]
 

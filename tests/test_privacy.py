@@ -23,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import REFERENCE_DIR, TEST_KEY, platform_env
+from conftest import REFERENCE_DIR, TEST_KEY, free_port, platform_env
 
 from pipelines import warehouse
 from pipelines.definitions import build_defs
@@ -389,9 +389,7 @@ def test_dagster_dev_without_a_host_listens_on_loopback_only(tmp_path):
     (tmp_path / "tiny.py").write_text("import dagster as dg\n\ndefs = dg.Definitions()\n")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_WEBSERVER")}
     env["DAGSTER_HOME"] = str(tmp_path / "home")
     with open(tmp_path / "dev.log", "w") as log:

@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import INSTANCES, REFERENCE_DIR, dagster_home, platform_env
+from conftest import INSTANCES, REFERENCE_DIR, dagster_home, free_port, platform_env
 from dagster_graphql import DagsterGraphQLClient
 
 from pipelines.publication.snapshot import MARTS
@@ -41,12 +41,6 @@ RUNS = """{ runsOrError(filter: {pipelineName: "monthly_refresh"}) {
 PARTITIONS = """query ($keys: [AssetKeyInput!]) {
   assetNodes(assetKeys: $keys) { assetKey { path } partitionStats { numMaterialized } }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float, what: str):
