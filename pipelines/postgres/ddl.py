@@ -8,11 +8,7 @@ wording (``figures.marts()``), so Metabase, Power BI or DBeaver show it beside t
 
 from __future__ import annotations
 
-from functools import cache
-
-import yaml
-
-from pipelines.publication.figures import MARTS_YML, marts
+from pipelines.publication.figures import marts
 
 TYPES = {"varchar": "text", "integer": "integer", "bigint": "bigint", "double": "double precision",
          "boolean": "boolean", "date": "date", "timestamp": "timestamp"}
@@ -27,20 +23,9 @@ def pg_type(duckdb_type: str) -> str:
     return TYPES[name]
 
 
-@cache
 def grains() -> dict[str, tuple[tuple[str, ...], bool]]:
-    """Per mart: the columns of its grain, and whether each is tested ``not_null``."""
-    found = {}
-    for model in yaml.safe_load(MARTS_YML.read_text(encoding="utf-8"))["models"]:
-        not_null = {c["name"] for c in model["columns"] if "not_null" in (c.get("data_tests") or [])}
-        columns: tuple[str, ...] = ()
-        for test in model.get("data_tests") or []:
-            if isinstance(test, dict) and "unique_combination" in test:
-                columns = tuple(test["unique_combination"]["arguments"]["columns"])
-        if not columns:
-            columns = tuple(c["name"] for c in model["columns"] if "unique" in (c.get("data_tests") or []))
-        found[model["name"]] = (columns, set(columns) <= not_null)
-    return found
+    """Per mart: the columns of its grain, and whether each is tested ``not_null`` (``figures.marts()``)."""
+    return {name: (mart.grain, mart.grain_not_null) for name, mart in marts().items()}
 
 
 def quoted(text: str) -> str:

@@ -31,6 +31,10 @@ class Mart(NamedTuple):
     name: str
     description: str
     columns: dict[str, Definition]
+    grain: tuple[str, ...] = ()
+    """Its ``unique_combination`` test's columns, or its ``unique`` column."""
+    grain_not_null: bool = False
+    """Every column of the grain is tested ``not_null``."""
 
 
 def one_line(text: str | None) -> str:
@@ -47,7 +51,12 @@ def marts() -> dict[str, Mart]:
             meta = column.get("config", {}).get("meta", {})
             columns[column["name"]] = Definition(meta["libelle"], one_line(column.get("description")), meta["format"],
                                                  meta.get("unite", ""), column.get("data_type", ""))
-        found[model["name"]] = Mart(model["name"], one_line(model.get("description")), columns)
+        tests = {c["name"]: c.get("data_tests") or [] for c in model["columns"]}
+        grain = next((tuple(t["unique_combination"]["arguments"]["columns"]) for t in model.get("data_tests") or []
+                      if isinstance(t, dict) and "unique_combination" in t),
+                     tuple(name for name, listed in tests.items() if "unique" in listed))
+        found[model["name"]] = Mart(model["name"], one_line(model.get("description")), columns, grain,
+                                    all("not_null" in tests[c] for c in grain))
     return found
 
 
