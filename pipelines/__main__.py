@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh|audit|verifier|postgres`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|rebuild|audit|verifier|postgres`` (see README)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("--to", dest="end", type=_month, default="2026-10")
     refresh = commands.add_parser("refresh", help="ingérer la boîte de dépôt (tous les mois, ou --period)")
     refresh.add_argument("--period", type=_month)
+    commands.add_parser(
+        "rebuild", help="reconstruire l'entrepôt depuis l'archive et son journal (jamais par-dessus un entrepôt)",
+        description="ALI_WAREHOUSE doit nommer un fichier inexistant ; rejoue chaque livraison de ALI_ARCHIVE_DIR "
+                    "dans l'ordre de réception, puis construit les marts. Sous une nouvelle "
+                    "ALI_PSEUDONYMISATION_KEY : la rotation de la clé (docs/operations.md).")
     audit = commands.add_parser("audit", help="d'où viennent les chiffres d'une ALI pour un mois (fichiers, versions)")
     audit.add_argument("--periode", "--period", dest="periode", type=_month, required=True)
     audit.add_argument("--ali", required=True, help="code de l'ALI, ex. ALI04")
@@ -67,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.postgres.cli import main as postgres_main
 
         return postgres_main(args.action)
+    if args.command == "rebuild":
+        from pipelines.rebuild import main as rebuild_main
+
+        return rebuild_main()
     from pipelines.refresh import main as refresh_main
 
     return refresh_main(args.period)

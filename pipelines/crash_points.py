@@ -23,6 +23,8 @@ POINTS = {
     "ingestion.pseudonymisation": "mois pseudonymisé (tables temporaires)",
     "ingestion.ecriture": "au milieu de la transaction du mois : manifeste écrit, anciennes lignes supprimées, "
                           "nouvelles pas encore insérées",
+    "ingestion.journal": "mois lu, validé, pseudonymisé et inscrit au journal de l'archive ; transaction pas encore "
+                         "ouverte",
     "ingestion.avant_commit": "transaction du mois ouverte : manifeste, quarantaine et lignes brutes écrits",
     "ingestion.apres_commit": "mois validé en base, mois suivants pas encore traités",
     "dbt.evenement": "pendant le dbt build (dbt tué avec le run) : modèles et tests à moitié faits",

@@ -79,6 +79,27 @@ def group_alive(pgid: int) -> list[int]:
     return alive
 
 
+def warehouse_rows(path: Path) -> dict[str, list[tuple]]:
+    """Every table and view of ``raw`` and ``marts``, row for row (a rebuild must give them back), but
+    for the processing time and run of a manifest row."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                            "WHERE table_schema IN ('raw', 'marts') ORDER BY ALL").fetchall()
+        return {name: con.execute(f"SELECT * {'EXCLUDE (traite_le, run_id)' if name == 'raw.livraisons' else ''} "
+                                  f"FROM {name} ORDER BY ALL").fetchall() for (name,) in names}
+
+
+def rebuild_cli(root: Path, target: Path, **changes: str):
+    """``python -m pipelines rebuild`` on the platform under ``root`` into ``target`` (a subprocess)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
+    env.update(platform_env(root), ALI_WAREHOUSE=str(target), **changes)
+    return subprocess.run([sys.executable, "-m", "pipelines", "rebuild"], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=PROJECT_ROOT)
+
+
 def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str, Path]:
     """Sample deliveries of ``start``..``end`` through the real refresh (ingestion, dbt, publication…).
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REFERENCE_DIR, group_alive, platform_env
+from conftest import REFERENCE_DIR, group_alive, platform_env, rebuild_cli, warehouse_rows
 
 from pipelines.crash_points import POINTS
 from pipelines.publication.open_data import check_directory
@@ -37,11 +37,12 @@ pytestmark = pytest.mark.slow  # kills real refreshes
 
 CHAIN = [
     "reference.avant_commit", "ingestion.archive_partielle", "ingestion.archive", "ingestion.lecture",
-    "ingestion.validation", "ingestion.pseudonymisation", "ingestion.ecriture", "ingestion.avant_commit",
-    "ingestion.apres_commit", "ingestion.lecture#3", "ingestion.ecriture#2", "ingestion.avant_commit", "dbt.evenement", "dbt.evenement#40", "dbt.evenement#90",
-    "dbt.fin", "publication.fichier_duckdb", "publication.parquet#2", "publication.csv#3",
-    "publication.avant_bascule", "versions.lien_temporaire", "publication.apres_bascule", "versions.purge",
-    "rapport.page#2", "open_data.fichiers", "open_data.avant_bascule",
+    "ingestion.validation", "ingestion.pseudonymisation", "ingestion.journal", "ingestion.ecriture",
+    "ingestion.avant_commit", "ingestion.apres_commit", "ingestion.lecture#3", "ingestion.ecriture#2",
+    "ingestion.avant_commit", "dbt.evenement", "dbt.evenement#40", "dbt.evenement#90", "dbt.fin",
+    "publication.fichier_duckdb", "publication.parquet#2", "publication.csv#3", "publication.avant_bascule",
+    "versions.lien_temporaire", "publication.apres_bascule", "versions.purge", "rapport.page#2",
+    "open_data.fichiers", "open_data.avant_bascule",
 ]
 FULL = os.environ.get("ALI_CRASH_CAMPAIGN") == "full"
 RANDOM_KILLS = int(os.environ.get("ALI_CRASH_RANDOM_KILLS", "12" if FULL else "0"))
@@ -185,6 +186,10 @@ def test_a_chain_of_kills_then_one_refresh_ends_as_a_clean_run(platform, tmp_pat
         check_after_kill(root, new_files, platform["before_state"], platform["expected"])
     assert refresh(root) == 0
     assert state(root) == platform["expected"]
+    # the archive's journal holds every file the crashed runs recorded: a rebuild gives the warehouse back
+    done = rebuild_cli(root, root / "rebuilt" / "ali.duckdb")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert warehouse_rows(root / "rebuilt" / "ali.duckdb") == warehouse_rows(root / "warehouse" / "ali.duckdb")
 
 
 def month_rows(root: Path, mart: str, month: str) -> list[tuple]:

@@ -85,8 +85,14 @@ def platform(tmp_path, monkeypatch, request):
     env.pop("ALI_DEMO_MODE", None)
     for name, value in home.items():
         monkeypatch.setenv(name, value)
-    with dg.DagsterInstance.get() as instance:
+    # not ``with instance``: entering an instance sets Dagster's current definitions-state storage (a context
+    # variable), and an instance entered inside the test and exited later by the garbage collector would
+    # restore this one, disposed, for the tests after it ("Attempted to resolve undefined DagsterInstance weakref")
+    instance = dg.DagsterInstance.get()
+    try:
         yield instance, env, tmp_path / "inbox"
+    finally:
+        instance.dispose()
 
 
 def sensor_ticks(instance: dg.DagsterInstance):

@@ -101,17 +101,26 @@ def scan(inbox: Path, folder: str, now: float | None = None) -> Scan:
 
 def inbox_file(path: Path, parts: tuple[str, ...], status: os.stat_result) -> InboxFile:
     """The file at ``path``, placed in the inbox as ``parts`` (``<YYYY-MM>/<source>/<name>`` when well placed)."""
+    return placed(path, "/".join(parts), dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).replace(tzinfo=None),
+                  status.st_size, lien=stat.S_ISLNK(status.st_mode), identite=identity(status))
+
+
+def placed(path: Path, fichier: str, recu_le: dt.datetime, taille_octets: int, *, lien: bool = False,
+           identite: tuple[int, int, int, int] = (0, 0, 0, 0)) -> InboxFile:
+    """The file received as ``fichier`` (relative to the inbox): also how a rebuild re-creates it from its
+    journal record (``pipelines.raw.replay``), so both place it by the same rules."""
+    parts = fichier.split("/")
     return InboxFile(
         path=path,
-        fichier="/".join(parts),
+        fichier=fichier,
         periode_dossier=parts[0],
         source_code=parts[1].strip().upper() if len(parts) >= 3 else None,
-        dataset=normalise_header(path.stem) if len(parts) == 3 else None,
+        dataset=normalise_header(Path(parts[-1]).stem) if len(parts) == 3 else None,
         depth_ok=len(parts) == 3,
-        recu_le=dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).replace(tzinfo=None),
-        taille_octets=status.st_size,
-        lien=stat.S_ISLNK(status.st_mode),
-        identite=identity(status),
+        recu_le=recu_le,
+        taille_octets=taille_octets,
+        lien=lien,
+        identite=identite,
     )
 
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 from pipelines.contract import DATASETS
 from pipelines.crash_points import kill_point
 from pipelines.privacy.guard import Guard
+from pipelines.raw.journal import append, file_record
 from pipelines.raw.prepare import Prepared, prepare
 from pipelines.raw.pseudonymise import HMAC_SQL, Pseudonymiser
 from pipelines.raw.receive import received_files
@@ -90,7 +91,6 @@ def ingest_folder(
     one, a guard of this folder alone is built.
     """
     clock = stopwatch or Stopwatch()
-    sources = known_sources(con)
     waiting: list[tuple[str, str]] = []
     with clock.stage("archivage"):
         received = received_files(con, settings.inbox, settings.archive, folder, waiting)
@@ -99,6 +99,18 @@ def ingest_folder(
             logging.getLogger(__name__).warning("%s laissé pour un prochain run : %s", fichier, why)
     else:
         deferred += waiting
+    return ingest_received(con, settings, folder, received, pseudo, run_id, clock, guard)
+
+
+def ingest_received(
+    con: duckdb.DuckDBPyConnection, settings: Settings, folder: str, received: list[Prepared], pseudo: Pseudonymiser,
+    run_id: str, clock: Stopwatch, guard: Guard | None = None, *, journal: bool = True,
+) -> int:
+    """Read, validate, pseudonymise and record the ``received`` files of ``folder`` in one transaction.
+
+    Their journal records are fsynced first (``journal=False`` when a rebuild replays the journal).
+    """
+    sources = known_sources(con)
     with clock.stage("lecture"), collector_paused():
         todo = [_read(p, sources) for p in received]
     if not todo:
@@ -121,6 +133,9 @@ def ingest_folder(
     with clock.stage("garde"):
         guard = guard or Guard(con, settings.archive, [folder], run_id)
         guard.add(con, todo)
+    if journal:
+        append(settings.archive, [file_record(p, run_id) for p in todo])
+        kill_point("ingestion.journal")
     with clock.stage("chargement"):
         con.execute("BEGIN")
         try:

@@ -9,6 +9,7 @@ the archived copy, so the rows loaded are those of the bytes named by ``sha256``
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,18 @@ from pipelines.raw.prepare import Prepared, refused_unread
 CHANGED = "modifié, remplacé ou supprimé pendant sa lecture : dépôt en cours"
 
 
+def processed(con: duckdb.DuckDBPyConnection, folder: str) -> dict[tuple[str, str], dt.datetime]:
+    """(fichier, sha256) → reception time of the versions of ``folder`` the manifest holds."""
+    return {(f, s): r for f, s, r in con.execute(
+        "SELECT fichier, sha256, recu_le FROM raw.livraisons WHERE periode_dossier = ?", [folder]).fetchall()}
+
+
+def is_new(seen: dict[tuple[str, str], dt.datetime], fichier: str, sha256: str, recu_le: dt.datetime) -> bool:
+    """Not processed yet, or received again since (same name and bytes, a later reception)."""
+    received = seen.get((fichier, sha256))
+    return received is None or received < recu_le
+
+
 def received_files(con: duckdb.DuckDBPyConnection, inbox: Path, archive_dir: Path, folder: str,
                    deferred: list[tuple[str, str]]) -> list[Prepared]:
     """Files new to the manifest, or received again since (a re-sent earlier version), archived.
@@ -28,8 +41,7 @@ def received_files(con: duckdb.DuckDBPyConnection, inbox: Path, archive_dir: Pat
     Appends to ``deferred`` the (fichier, reason) of the files left for a later run. Links and
     oversize files are taken (to be rejected) without being archived.
     """
-    seen = {(f, s): r for f, s, r in con.execute(
-        "SELECT fichier, sha256, recu_le FROM raw.livraisons WHERE periode_dossier = ?", [folder]).fetchall()}
+    seen = processed(con, folder)
     found = scan(inbox, folder)
     recent = f"modifié il y a moins de {limit('ALI_INBOX_QUIET_SECONDS')} s (ALI_INBOX_QUIET_SECONDS) : en cours"
     deferred += [(f.fichier, recent) for f, _ in found.waiting]
@@ -39,9 +51,8 @@ def received_files(con: duckdb.DuckDBPyConnection, inbox: Path, archive_dir: Pat
         if sha is None:
             deferred.append((file.fichier, CHANGED))
             continue
-        received = seen.get((file.fichier, sha))
-        if received is not None and received >= file.recu_le:
-            continue  # already processed
+        if not is_new(seen, file.fichier, sha, file.recu_le):
+            continue
         if refused_unread(file):
             todo.append(Prepared(file, sha, None))  # rejected by prepare; nothing read or archived
             continue

@@ -15,6 +15,7 @@ from pipelines.contract import DATASETS
 from pipelines.inbox.discover import other_folders
 from pipelines.months import monthly_partitions
 from pipelines.privacy.guard import Guard
+from pipelines.raw import journal
 from pipelines.raw.checks import ingestion_problems
 from pipelines.raw.load import ingest_folder
 from pipelines.raw.summary import dataset_figures, month_summary, quarantine_by_rule, reported_by_rule
@@ -106,9 +107,11 @@ def raw_deliveries(
     deferred: list[tuple[str, str]] = []
     with warehouse.lock(context), warehouse.connect() as con:
         pseudo.check_fingerprint(con)
+        folders = [*months, *other_folders(settings.inbox)]
+        journal.append(settings.archive, [journal.run_record(context.run.run_id, months, folders)])
         with clock.stage("garde"):
             guard = Guard(con, settings.archive, months, context.run.run_id)
-        for folder in [*months, *other_folders(settings.inbox)]:
+        for folder in folders:
             processed = ingest_folder(con, settings, folder, pseudo, context.run.run_id, clock, deferred, guard)
             if processed:
                 context.log.info(f"{folder} : {processed} fichier(s) traité(s)")
