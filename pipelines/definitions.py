@@ -21,6 +21,7 @@ from pipelines.defs.dbt.assets import dbt_models
 from pipelines.defs.dbt.checks import FRESHNESS_CHECKS, freshness_sensor, livraisons_attendues
 from pipelines.defs.ingest.assets import raw_deliveries, reference_data
 from pipelines.defs.ingest.checks import aucun_identifiant_en_clair
+from pipelines.defs.ingest.retention import archive_retention, retention_job, retention_schedule
 from pipelines.defs.publish.assets import open_data, rapport_mensuel
 from pipelines.defs.publish.checks import (
     aucun_identifiant_diffuse,
@@ -37,11 +38,11 @@ def build_defs() -> dg.Definitions:
     """Definitions with resources read from the current environment."""
     return dg.Definitions(
         assets=[reference_data, raw_deliveries, dbt_models, staged_snapshot, published_marts, rapport_mensuel,
-                open_data, accuses_de_reception],
+                open_data, accuses_de_reception, archive_retention],
         asset_checks=[aucun_identifiant_en_clair, livraisons_attendues, *FRESHNESS_CHECKS,
                       aucun_identifiant_publie, aucun_identifiant_diffuse, aucun_identifiant_nulle_part],
-        jobs=[monthly_refresh, privacy_scan],
-        schedules=[monthly_refresh_schedule, privacy_scan_schedule],
+        jobs=[monthly_refresh, privacy_scan, retention_job],
+        schedules=[monthly_refresh_schedule, privacy_scan_schedule, retention_schedule],
         sensors=[inbox_sensor, freshness_sensor],
         resources=resources_from_env(),
         loggers={"progression": progression},  # refresh's console; other runs keep Dagster's default

@@ -8,18 +8,23 @@ deleted and the warehouse moved away. The rebuild must give back every table and
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 import pytest
 from conftest import BENEF_HEADER, platform_env, rebuild_cli, refreshed_sample, warehouse_rows
 
+from pipelines.definitions import build_defs
+from pipelines.defs.ingest.retention import retention_schedule
+from pipelines.rebuild import build_marts
 from pipelines.refresh import run_refresh
 
-pytestmark = pytest.mark.slow  # two refreshes and three rebuilds, with dbt
+pytestmark = pytest.mark.slow  # two refreshes, four rebuilds and a dbt build
 
 NEW_KEY = "une-nouvelle-cle-apres-rotation-jamais-en-production-0123456789"
 
@@ -92,3 +97,23 @@ def test_a_rebuild_under_a_new_key_is_the_key_rotation(lost):
         assert len(new_ids) == len(old_ids) > 100 and new_ids & old_ids == set()
         assert new.execute("SELECT valeur FROM raw.parametres").fetchall() != old.execute(
             "SELECT valeur FROM raw.parametres").fetchall()  # the new key's fingerprint
+
+
+def test_after_a_purge_the_marts_stay_and_a_rebuild_says_which_months_it_cannot_rebuild(lost, monkeypatch):
+    """Last (it purges the archive): on the rebuilt warehouse, the retention's tick of 1 February 2026 purges
+    2024-01; the marts, built again, are those of the lost warehouse; a rebuild leaves 2024-01 out, saying so."""
+    for name, value in platform_env(lost["root"]).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ALI_ARCHIVE_RETENTION_MONTHS", "24")
+    day = dt.datetime(2026, 2, 1, 3, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    request = retention_schedule(dg.build_schedule_context(scheduled_execution_time=day))
+    with dg.instance_for_test() as instance:
+        assert build_defs().resolve_job_def("purge_archive").execute_in_process(
+            run_config=request.run_config, instance=instance).success
+    assert build_marts(lost["warehouse"], ["2024-01", "2024-02"]).success
+    marts = {n: r for n, r in warehouse_rows(lost["warehouse"]).items() if n.startswith("marts.")}
+    assert marts == {n: r for n, r in warehouse_rows(lost["lost"]).items() if n.startswith("marts.")}
+    done = rebuild_cli(lost["root"], lost["root"] / "apres-purge" / "ali.duckdb")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 mois (2024-02 → 2024-02)" in done.stdout
+    assert "mois NON reconstruits (originaux purgés par la durée de conservation) : 2024-01" in done.stdout

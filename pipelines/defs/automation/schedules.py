@@ -2,10 +2,10 @@
 
 The job is every asset of the data's path (reference → raw → dbt → publication) with their checks,
 for the months chosen; the freshness checks are not in it (they speak of the run's outcome, and are
-evaluated by their own sensor). The schedule processes the previous month on the 10th at 06:00
-(Europe/Paris), when deliveries due by the 5th are in. The full privacy scan
-(``aucun_identifiant_nulle_part``: everything, where each run's checks read what the run wrote) runs
-on Sundays at 04:00, alone in its job.
+evaluated by their own sensor), nor the retention's purge (its own monthly job,
+``defs/ingest/retention.py``). The schedule processes the previous month on the 10th at 06:00
+(Europe/Paris), when deliveries due by the 5th are in. The full privacy scan (``aucun_identifiant_nulle_part``:
+everything, where each run's checks read what the run wrote) runs on Sundays at 04:00, alone in its job.
 
 The refresh runs its steps one after the other in the run's own process (``in_process_executor``):
 they would anyway (each needs the previous one, and those that touch the warehouse share one slot
@@ -16,11 +16,13 @@ privacy checks reuse the identifiers the ingestion read (``pipelines/privacy/kep
 import dagster as dg
 
 from pipelines.defs.dbt.checks import FRESHNESS_CHECKS
+from pipelines.defs.ingest.retention import archive_retention
 from pipelines.defs.publish.checks import aucun_identifiant_nulle_part
 
 monthly_refresh = dg.define_asset_job(
     "monthly_refresh",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*FRESHNESS_CHECKS, aucun_identifiant_nulle_part),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*FRESHNESS_CHECKS, aucun_identifiant_nulle_part)
+    - dg.AssetSelection.assets(archive_retention),
     description="Référentiel, ingestion des livraisons, modèles dbt (marts et tests), publication pour la BI, "
                 "rapport mensuel et export open data du ou des mois choisis.",
     executor_def=dg.in_process_executor,
