@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh|rebuild|audit|verifier|postgres`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|rebuild|audit|verifier|postgres|proxy`` (see README)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         description="start : crée le cluster au besoin (propriétaire non privilégié), le démarre sur 127.0.0.1 "
                     "(ALI_PG_PORT, 5433) et crée bases et rôles ; les accès sont dans <dossier>/acces.env.")
     postgres.add_argument("action", choices=["start", "stop", "status"])
+    proxy = commands.add_parser(
+        "proxy", help="proxy nginx (TLS, mots de passe) devant l'interface Dagster : démarrer, arrêter, comptes",
+        description="start : écrit la configuration dans ALI_PROXY_DIR (data/proxy) et démarre nginx sur "
+                    "ALI_PROXY_LISTEN (0.0.0.0:8443) vers ALI_DAGSTER_UI_URL ; utilisateur NOM : ajoute ou remplace "
+                    "NOM, mot de passe lu sur l'entrée standard ou dans ALI_PROXY_PASSWORD, jamais en argument.")
+    proxy.add_argument("action", choices=["start", "stop", "status", "utilisateur"])
+    proxy.add_argument("nom", nargs="?", help="pour utilisateur : le nom de connexion")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -72,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.postgres.cli import main as postgres_main
 
         return postgres_main(args.action)
+    if args.command == "proxy":
+        from pipelines.proxy import main as proxy_main
+
+        return proxy_main(args.action, args.nom)
     if args.command == "rebuild":
         from pipelines.rebuild import main as rebuild_main
 

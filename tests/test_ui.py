@@ -141,16 +141,22 @@ def loaded(cards: dict[str, str]) -> dict[str, str] | None:
     return None if any("Loading..." in cards.get(name, "Loading...") for name in [*MARTS, REPORT]) else cards
 
 
-def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, browser, request):
-    _, port, _ = refreshed
-    page = browser.new_page(viewport={"width": 2200, "height": 1400})  # large enough that the cards show statuses
-    errors = []
+def open_graph(page, url: str) -> list[str]:
+    """Open the asset graph at ``url`` until the report's card shows; returns the page's errors, as they come."""
+    errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"http://127.0.0.1:{port}{GRAPH}", wait_until="networkidle")
+    page.goto(url, wait_until="networkidle")
     page.get_by_text(REPORT, exact=True).wait_for(timeout=60_000)
     skip = page.get_by_role("button", name="Skip")  # Dagster's newsletter dialog on a fresh instance
     if skip.count():
         skip.click()
+    return errors
+
+
+def test_asset_graph_in_chromium_shows_marts_and_report_materialized(refreshed, browser, request):
+    _, port, _ = refreshed
+    page = browser.new_page(viewport={"width": 2200, "height": 1400})  # large enough that the cards show statuses
+    errors = open_graph(page, f"http://127.0.0.1:{port}{GRAPH}")
     page.get_by_text("Materialized", exact=True).first.wait_for(timeout=60_000)  # statuses load after the graph
     cards = wait_until(lambda: loaded(asset_cards(page.inner_text("body"), [*MARTS, REPORT, "open_data", "marts"])),
                        60, "every partitioned asset's status")  # they load one by one after the first

@@ -28,6 +28,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.crash_points import kill_point
+from pipelines.publication.files import make_folders, sync_folder, sync_tree
 from pipelines.publication.secrecy import TABLES, Suppression, suppress, verify
 from pipelines.publication.snapshot import FORMULA_START
 from pipelines.publication.versions import prune, swap_link
@@ -69,9 +70,10 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
     versions = directory.parent / f".{directory.name}"
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     partial = versions / f"{stamp}.partial"
-    partial.mkdir(parents=True)
+    make_folders(partial)
     for t in TABLES:
         write_csv(done.values[t], done.secret[t], partial / f"{t}.csv")
+    sync_tree(partial)  # the publication's permissions (files.restrict), whole files before the rename
     kill_point("open_data.fichiers")
     rows = {t: len(v) for t, v in done.values.items()}
     problems = check_directory(partial)
@@ -80,6 +82,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
         return Export(None, done, rows, problems)
     final = versions / stamp
     os.replace(partial, final)
+    sync_folder(versions)
     kill_point("open_data.avant_bascule")
     _switch(directory, final)
     prune(versions, keep=final, count=KEEP)

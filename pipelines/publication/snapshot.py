@@ -33,7 +33,7 @@ import duckdb
 
 from pipelines.crash_points import kill_point
 from pipelines.publication import postgres
-from pipelines.publication.files import sync_folder, sync_tree
+from pipelines.publication.files import make_folders, sync_folder, sync_tree
 from pipelines.publication.versions import PENDING, prune, swap_link
 
 MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel", "mart_territoire_mensuel",
@@ -68,14 +68,14 @@ def publish(warehouse_path: Path | str, directory: Path, run_id: str, postgres_u
 
 def stage(warehouse_path: Path | str, directory: Path, run_id: str, postgres_url: str | None = None) -> Publication:
     """Write every mart of the warehouse as a new snapshot aside (and into PostgreSQL), synced, not yet read."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_folders(directory)  # owner-only (or ALI_PUBLISH_GROUP's) from the start: files.restrict
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     published_at = now.replace(microsecond=0)
     # Microseconds in the name: a retried step of the same run may publish twice within a second.
     snapshot = directory / "snapshots" / f"{now:%Y%m%dT%H%M%S%f}-{run_id[:8]}"
     partial = snapshot.with_name(snapshot.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    (partial / "parquet").mkdir(parents=True)
+    make_folders(partial / "parquet")
     (partial / "csv").mkdir()
     with duckdb.connect() as con:  # in memory: the warehouse attached read-only, the new file read-write
         con.execute(f"ATTACH '{warehouse_path}' AS entrepot (READ_ONLY)")

@@ -85,10 +85,12 @@ def append(archive_dir: Path, records: Iterable[dict]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if created:
-        from pipelines.publication.files import sync_folder
-
-        sync_folder(Path(archive_dir))
+    if created:  # the new entry survives a power cut
+        folder = os.open(archive_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _cut_torn_tail(fd: int) -> None:

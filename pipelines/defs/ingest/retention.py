@@ -49,7 +49,8 @@ retention_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=retention_job, cron_schedule="0 3 1 * *", execution_timezone="Europe/Paris",
+@dg.schedule(job=retention_job, name="purge_archive_schedule", cron_schedule="0 3 1 * *",
+             execution_timezone="Europe/Paris",
              description="Le 1er du mois à 3 h (Europe/Paris) : la purge des originaux hors durée de conservation.")
 def retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = context.scheduled_execution_time.astimezone(PARIS).date().isoformat()
