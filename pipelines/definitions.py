@@ -9,6 +9,7 @@ schedule, the inbox sensor). What they call is plain library code beside them (`
 """
 
 import dagster as dg
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from pipelines.defs.automation.schedules import (
     monthly_refresh,
@@ -48,5 +49,19 @@ def build_defs() -> dg.Definitions:
         loggers={"progression": progression},  # refresh's console; other runs keep Dagster's default
     )
 
+
+
+def job_for(name: str, instance: dg.DagsterInstance) -> dg.JobDefinition:
+    """Job ``name`` of definitions loaded against ``instance`` (``python -m pipelines refresh|rebuild``).
+
+    Loading definitions reads the definitions-state storage of "the current instance", a context variable
+    Dagster sets when an instance is entered and restores when it exits. A context Dagster built with its
+    own ephemeral instance (a resource's or an op's, outside a run) exits it when garbage-collected, and
+    then restores whatever instance was current when it was built, possibly one disposed since: the load
+    failed ("Attempted to resolve undefined DagsterInstance weakref", seen in CI). The run's own instance
+    is set for the load, as entering it would (without disposing it on the way out).
+    """
+    with set_defs_state_storage(instance.defs_state_storage):
+        return build_defs().resolve_job_def(name)
 
 defs = build_defs()

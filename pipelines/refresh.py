@@ -26,7 +26,7 @@ from pipelines.warehouse_lock import warehouse_lock
 
 def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Execute ``monthly_refresh`` over ``period`` or over every month folder of the inbox."""
-    from pipelines.definitions import build_defs
+    from pipelines.definitions import job_for
 
     inbox = Path(env_path("ALI_INBOX_DIR"))
     months = [period] if period else month_folders(inbox)
@@ -39,7 +39,7 @@ def run_refresh(period: str | None = None, *, instance: dg.DagsterInstance | Non
         raise SystemExit(f"aucun mois à traiter dans {inbox}")
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = build_defs().resolve_job_def("monthly_refresh")
+    job = job_for("monthly_refresh", instance)
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's log: in its dbt.log
         return job.execute_in_process(
             instance=instance,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -227,6 +228,17 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def no_instance_left_current():
+    """Each test leaves no Dagster instance "current" behind (``pipelines.definitions.job_for`` says how one
+    can be left, disposed, by the garbage collector): collected now, then cleared, not in a later test."""
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    gc.collect()
+    _current_storage.set(None)
 
 
 @pytest.fixture

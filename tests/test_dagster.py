@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import gc
 import json
 
 import dagster as dg
@@ -12,7 +14,7 @@ from dagster._core.test_utils import freeze_time  # what Dagster's own tests use
 
 from pipelines import warehouse
 from pipelines.__main__ import main
-from pipelines.definitions import build_defs
+from pipelines.definitions import build_defs, job_for
 from pipelines.defs.dbt.assets import build_target
 from pipelines.defs.dbt.checks import FRESHNESS_CHECKS
 from pipelines.months import partition_range
@@ -32,6 +34,25 @@ def test_code_location_loads_with_partitioned_assets_in_one_pool():
     pools = {name: node.definition.pool for name, node in job.graph.node_dict.items()}
     # Every step opens the warehouse or writes the publication folder: one pool, one writer at a time.
     assert set(pools.values()) == {"warehouse"}, pools
+
+
+def test_the_job_loads_even_when_dagster_left_a_disposed_instance_current():
+    """What failed two CI runs: a context Dagster builds with its own ephemeral instance, inside an instance
+    a test had entered, restores that instance as "current" when it is garbage-collected, after it was
+    disposed; a plain load then fails, ``job_for`` loads against the run's instance. In a copy of the
+    context: the disposed instance stays current there only."""
+
+    def after_the_collector() -> None:
+        with dg.instance_for_test():
+            context = dg.build_op_context()
+        del context
+        gc.collect()
+        with pytest.raises(dg.DagsterInvariantViolationError, match="undefined DagsterInstance weakref"):
+            build_defs().resolve_job_def("monthly_refresh")
+        assert job_for("monthly_refresh", dg.DagsterInstance.ephemeral()).name == "monthly_refresh"
+
+    contextvars.copy_context().run(after_the_collector)
+    build_defs().resolve_job_def("monthly_refresh")  # this test's own context is untouched
 
 
 def test_partition_range_covers_inbox_months_within_partitions():
