@@ -69,25 +69,18 @@ def rebuild(target: Path, archive_dir: Path, reference_dir: Path, inbox: Path) -
 def build_marts(path: Path, months: list[str]) -> dg.ExecuteInProcessResult:
     """The dbt assets of the monthly job over ``months``, on the warehouse at ``path``."""
     from pipelines.definitions import job_for
-    from pipelines.defs.dbt.assets import dbt_models
+    from pipelines.defs.dbt.assets import dbt_models, environment
 
     span = partition_range(months, monthly_partitions.get_partition_keys())
     if span is None:
         raise RebuildError("aucun mois à reconstruire dans le journal de l'archive")
-    saved = os.environ.get("ALI_WAREHOUSE")
-    os.environ["ALI_WAREHOUSE"] = str(path)
-    try:
+    with environment({"ALI_WAREHOUSE": str(path)}):  # the resources and dbt's profile read it
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
         job = job_for("monthly_refresh", instance)
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             return job.execute_in_process(instance=instance, tags=range_tags(*span), raise_on_error=False,
                                           asset_selection=list(dbt_models.keys),
                                           run_config={"loggers": {"progression": {}}})
-    finally:
-        if saved is None:
-            os.environ.pop("ALI_WAREHOUSE", None)
-        else:
-            os.environ["ALI_WAREHOUSE"] = saved
 
 
 def main() -> int:

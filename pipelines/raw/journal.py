@@ -70,6 +70,11 @@ def purge_record(archive: str, months: list[str]) -> dict:
     return {"type": "purge", "archive": archive, "mois": months, "le": now()}
 
 
+def purged(entries: list[Entry]) -> set[str]:
+    """The archived originals the retention deleted."""
+    return {e.record["archive"] for e in entries if e.record["type"] == "purge"}
+
+
 def append(archive_dir: Path, records: Iterable[dict]) -> None:
     """Append ``records`` and fsync them (and the folder, the first time) before returning."""
     lines = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)

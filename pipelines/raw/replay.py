@@ -55,7 +55,7 @@ class Plan:
 def plan(archive_dir: Path) -> Plan:
     """Read the journal and check every original it still needs; raise ``JournalError``/``RebuildError``."""
     entries = journal.read(archive_dir)
-    purged = {e.record["archive"] for e in entries if e.record["type"] == "purge"}
+    purged = journal.purged(entries)
     result = Plan(entries)
     result.lost_months = sorted({r["periode"] for r in result.files if r["archive"] in purged})
     checked: set[str] = set()

@@ -65,13 +65,10 @@ class Purge:
 def due(entries: list[journal.Entry], keep_from: str) -> dict[str, list[str]]:
     """Archived originals whose every month is older than ``keep_from`` and not purged yet → their months."""
     months: dict[str, set[str]] = {}
-    purged = set()
     for entry in entries:
-        record = entry.record
-        if record["type"] == "fichier" and record["archive"]:
-            months.setdefault(record["archive"], set()).add(month_of(record))
-        elif record["type"] == "purge":
-            purged.add(record["archive"])
+        if entry.record["type"] == "fichier" and entry.record["archive"]:
+            months.setdefault(entry.record["archive"], set()).add(month_of(entry.record))
+    purged = journal.purged(entries)
     return {a: sorted(m) for a, m in sorted(months.items()) if a not in purged and max(m) < keep_from}
 
 
@@ -85,7 +82,7 @@ def purge(con: duckdb.DuckDBPyConnection, settings: Settings, today: date, month
         con.execute("UPDATE raw.livraisons SET archive = NULL WHERE list_contains(?, archive)", [list(originals)])
         con.execute("COMMIT")
         journal.append(settings.archive, [journal.purge_record(a, m) for a, m in originals.items()])
-    gone = set(originals) | {e.record["archive"] for e in entries if e.record["type"] == "purge"}
+    gone = set(originals) | journal.purged(entries)
     for archive in sorted(gone):
         (settings.archive / archive).unlink(missing_ok=True)
     versions = {(r["fichier"], r["sha256"]) for r in (e.record for e in entries)
