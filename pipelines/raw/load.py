@@ -2,9 +2,11 @@
 
 The delivery in force for a (période, source, dataset) is the valid file received last (file
 modification time). The same bytes received again under the same name replace their manifest row
-(``recu_le`` moves) but keep their first reception (``premier_recu_le``): punctuality counts from it. Everything a run decides for a month is written in ONE transaction: the raw
-rows of the deliveries that take force, their quarantine records, the manifest and the reported
-anomalies. A crash leaves each month as before or after its transaction; a re-run of the same inbox changes
+(``recu_le`` moves) but keep their first reception (``premier_recu_le``): punctuality counts from it.
+Everything a run decides for a month is written in ONE transaction: the raw rows of the deliveries
+that take force, their quarantine records, the manifest and the reported anomalies, once the month's
+records in the archive's journal are fsynced (``pipelines.raw.journal``: what a rebuild replays). A
+crash leaves each month as before or after its transaction; a re-run of the same inbox changes
 nothing; a rejected re-send leaves the previous delivery in force. Which files a run takes, and
 which it leaves for later because they are still being written: ``pipelines.raw.receive``.
 """
