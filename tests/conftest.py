@@ -90,15 +90,20 @@ def warehouse_rows(path: Path) -> dict[str, list[tuple]]:
                                   f"FROM {name} ORDER BY ALL").fetchall() for (name,) in names}
 
 
+def child_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``python -m pipelines …`` subprocess on the platform under ``root``: this
+    process's, without a Dagster home, the demo mode or a kill point, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
+    return {**env, **platform_env(root), **extra}
+
+
 def rebuild_cli(root: Path, target: Path, **changes: str):
     """``python -m pipelines rebuild`` on the platform under ``root`` into ``target`` (a subprocess)."""
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
-    env.update(platform_env(root), ALI_WAREHOUSE=str(target), **changes)
-    return subprocess.run([sys.executable, "-m", "pipelines", "rebuild"], env=env, capture_output=True, text=True,
-                          timeout=900, cwd=PROJECT_ROOT)
+    return subprocess.run([sys.executable, "-m", "pipelines", "rebuild"], capture_output=True, text=True,
+                          env=child_env(root, ALI_WAREHOUSE=str(target), **changes), timeout=900, cwd=PROJECT_ROOT)
 
 
 def refreshed_sample(root: Path, scale: float, start: str, end: str) -> dict[str, Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import INSTANCES, REFERENCE_DIR, dagster_home, platform_env
+from conftest import INSTANCES, REFERENCE_DIR, child_env, dagster_home, platform_env
 from test_publication import READER
 
 from pipelines.definitions import build_defs
@@ -43,11 +43,6 @@ result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key
                                 tags=request["tags"], raise_on_error=False)
 print(json.dumps({"run_id": result.run_id, "success": result.success}))
 """
-
-
-def child_env(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
-    return {**env, **platform_env(root), **extra}
 
 
 def marts(root: Path) -> dict[str, list]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REFERENCE_DIR, group_alive, platform_env, rebuild_cli, warehouse_rows
+from conftest import REFERENCE_DIR, child_env, group_alive, rebuild_cli, warehouse_rows
 
 from pipelines.crash_points import POINTS
 from pipelines.publication.open_data import check_directory
@@ -52,8 +52,7 @@ MARTS = ("mart_ali_mensuel", "mart_departement_mensuel", "mart_actions_mensuel",
 
 def refresh(root: Path, kill_at: str | None = None, kill_after: float | None = None, *args: str) -> int:
     """``python -m pipelines refresh`` in its own session; returns its exit status (-9 = killed)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
-    env.update(platform_env(root), **({"ALI_KILL_AT": kill_at} if kill_at else {}))
+    env = child_env(root, **({"ALI_KILL_AT": kill_at} if kill_at else {}))
     process = subprocess.Popen([sys.executable, "-m", "pipelines", "refresh", *args], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if kill_after is not None:

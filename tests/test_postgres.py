@@ -9,7 +9,6 @@ halfway leaves the previous schema readable; a planted identifier blocks the swi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import duckdb
 import psycopg
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, REFERENCE_DIR, group_alive, platform_env
+from conftest import PROJECT_ROOT, REFERENCE_DIR, child_env, group_alive, platform_env
 
 from pipelines.crash_points import POINTS
 from pipelines.inbox.headers import map_header
@@ -80,8 +79,7 @@ def test_the_production_instance_is_the_local_one_with_its_storage_in_postgres()
 
 def refresh_process(root: Path, url: str, kill_at: str | None = None) -> int:
     """``python -m pipelines refresh`` in its own session, as test_crash.py runs it; -9 = killed."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ALI_DEMO_MODE", "ALI_KILL_AT")}
-    env.update(platform_env(root), ALI_PUBLISH_POSTGRES_URL=url, **({"ALI_KILL_AT": kill_at} if kill_at else {}))
+    env = child_env(root, ALI_PUBLISH_POSTGRES_URL=url, **({"ALI_KILL_AT": kill_at} if kill_at else {}))
     process = subprocess.Popen([sys.executable, "-m", "pipelines", "refresh"], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     status = process.wait(timeout=600)

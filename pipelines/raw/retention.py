@@ -77,10 +77,8 @@ def purge(con: duckdb.DuckDBPyConnection, settings: Settings, today: date, month
     keep_from = first_kept(today, months)
     entries = journal.read(settings.archive) if journal.path(settings.archive).exists() else []
     originals = due(entries, keep_from)
-    if originals:
-        con.execute("BEGIN")
+    if originals:  # one statement: atomic
         con.execute("UPDATE raw.livraisons SET archive = NULL WHERE list_contains(?, archive)", [list(originals)])
-        con.execute("COMMIT")
         journal.append(settings.archive, [journal.purge_record(a, m) for a, m in originals.items()])
     gone = set(originals) | journal.purged(entries)
     for archive in sorted(gone):

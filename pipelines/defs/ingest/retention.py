@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.raw.retention import ENV, purge, retention_months
+from pipelines.raw.retention import DEFAULT_MONTHS, ENV, purge, retention_months
 from pipelines.resources import InboxResource, WarehouseResource
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -24,7 +24,8 @@ class RetentionConfig(dg.Config):
 @dg.asset(
     key=["archive", "originaux"], group_name="raw", kinds={"duckdb"}, pool="warehouse",
     description=f"Originaux archivés (identifiants en clair) conservés {ENV} mois pleins après leur mois "
-                "(24 par défaut), puis purgés : l'entrepôt et le journal l'enregistrent, les marts restent.",
+                f"({DEFAULT_MONTHS} par défaut), puis purgés : l'entrepôt et le journal l'enregistrent, les marts "
+                "restent.",
 )
 def archive_retention(context: dg.AssetExecutionContext, config: RetentionConfig, warehouse: WarehouseResource,
                       inbox: InboxResource) -> dg.MaterializeResult:
