@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipelines sample|refresh|rebuild|audit|verifier|postgres|proxy`` (see README)."""
+"""Command line: ``python -m pipelines sample|refresh|rebuild|audit|verifier|postgres|proxy|portail`` (see README)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
                     "NOM, mot de passe lu sur l'entrée standard ou dans ALI_PROXY_PASSWORD, jamais en argument.")
     proxy.add_argument("action", choices=["start", "stop", "status", "utilisateur"])
     proxy.add_argument("nom", nargs="?", help="pour utilisateur : le nom de connexion")
+    portail = commands.add_parser(
+        "portail", help="portail de dépôt des structures (pages et API) ; jeton SOURCE : créer ou remplacer un jeton",
+        description="Sans action : sert le portail sur 127.0.0.1:--port (derrière le proxy inverse pour TLS). "
+                    "jeton SOURCE : crée ou remplace le jeton de la source, affiché une fois sur la dernière ligne.")
+    portail.add_argument("action", nargs="?", choices=["jeton"])
+    portail.add_argument("source", nargs="?", help="pour jeton : le code de la structure, ex. ALI07")
+    portail.add_argument("--port", type=int, default=8090)
+    portail.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -83,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.proxy import main as proxy_main
 
         return proxy_main(args.action, args.nom)
+    if args.command == "portail":
+        from pipelines.portal.cli import main as portal_main
+
+        return portal_main(args.action, args.source, args.host, args.port)
     if args.command == "rebuild":
         from pipelines.rebuild import main as rebuild_main
 

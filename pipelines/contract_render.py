@@ -6,7 +6,9 @@
 - ``dbt_project/macros/contrat.sql``: the contract's numbers the models read (the due day);
 - ``dbt_project/seeds/contrat_*.csv``: the closed lists the marts read (exit motifs and results
   with ``est_positif``, functions with ``est_accompagnement``, datasets per source type), joined in
-  SQL and used by dbt's ``relationships`` tests, so no model spells one of those values.
+  SQL and used by dbt's ``relationships`` tests, so no model spells one of those values;
+- ``docs/schemas/<jeu>/``: each dataset as Table Schema, its CSV and Excel templates and a valid
+  example (``pipelines.senders.table_schema``), for the senders' own tools.
 
 ``python -m pipelines.contract_render`` rewrites them; a test fails when one is out of date.
 """
@@ -36,6 +38,8 @@ def render() -> str:
         "its type: `obligatoire`, `date_invalide`, `nombre_invalide`, `entier_attendu`, `negatif`,",
         "`valeur_hors_liste`, `element_hors_liste`; every dataset has `doublon` (later occurrences of a key",
         "among otherwise valid rows) and `champs_en_trop` (more cells than the header).",
+        "The same declaration gives each dataset's Table Schema, CSV and Excel templates and a valid example",
+        "in `docs/schemas/<jeu>/` (`pipelines/senders/table_schema.py`).",
     ]
     for dataset in DATASETS.values():
         lines += [
@@ -76,15 +80,26 @@ def macros() -> str:
             f"{{% macro echeance_jour() %}}{{{{ return({ECHEANCE_JOUR}) }}}}{{% endmacro %}}\n")
 
 
-def outputs() -> dict[Path, str]:
-    """Every generated file and its expected content."""
-    from pipelines.senders import guide
+def outputs() -> dict[Path, str | bytes]:
+    """Every generated file and its expected content (bytes for a workbook)."""
+    from pipelines.senders import guide, table_schema
 
-    return {DOC: render(), GUIDE: guide.render(), MACRO: macros(), **{SEED_DIR / f"{name}.csv": seed(name) for name in SEEDS}}
+    seeds = {SEED_DIR / f"{name}.csv": seed(name) for name in SEEDS}
+    return {DOC: render(), GUIDE: guide.render(), MACRO: macros(), **seeds, **table_schema.outputs()}
+
+
+def current(path: Path, content: str | bytes) -> bool:
+    """``path`` holds ``content`` (what the staleness test asks of every output)."""
+    if not path.exists():
+        return False
+    return path.read_bytes() == content if isinstance(content, bytes) else path.read_text(encoding="utf-8") == content
 
 
 if __name__ == "__main__":
-    SEED_DIR.mkdir(exist_ok=True)
-    for path, text in outputs().items():
-        path.write_text(text)
+    for path, content in outputs().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         print(f"écrit : {path.relative_to(ROOT)}")

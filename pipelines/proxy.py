@@ -1,4 +1,4 @@
-"""The Dagster UI behind nginx: TLS, a bcrypt password file, the webserver on loopback only.
+"""The Dagster UI behind nginx: TLS, a bcrypt password file, the webserver on loopback only; and the deposit portal.
 
 Dagster's webserver has no authentication and shows run logs: it listens on 127.0.0.1, people reach it
 through this proxy (TLS, basic authentication, WebSocket upgrade for the UI's GraphQL subscriptions).
@@ -11,6 +11,10 @@ are that user, owner of everything (folders 0700, files 0600). Run as root (to l
 keeps key and configuration root-only; the workers run as ``ALI_PROXY_OS_USER`` (``www-data``, Debian's
 nginx user; better, a dedicated system user), read ``htpasswd`` at each request and buffer in ``temp/``:
 folder and ``temp/`` are root:<its group> 0710 (enter, not list), ``htpasswd`` 0640.
+
+With ``ALI_PORTAIL_LISTEN``, the same nginx serves the senders' deposit portal (``pipelines.portal``) on
+its own TLS port: no password there (the portal has its tokens), uploads up to ``ALI_MAX_FILE_BYTES``
+streamed to the portal unbuffered, the client's address passed in ``X-Forwarded-For`` for its back-off.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from pipelines.inbox.limits import limit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # not pipelines.resources: no Dagster to import for nginx
 NGINX = "/usr/sbin/nginx"  # Debian's path: not on an unprivileged user's PATH
@@ -55,7 +61,19 @@ http {{
             proxy_read_timeout 1h; proxy_send_timeout 1h;  # GraphQL subscriptions stay open
         }}
     }}
-}}
+{portal}}}
+"""
+PORTAL = """    server {{  # the senders' deposit portal: its own tokens, no password here
+        listen {listen} ssl; ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate "{cert}"; ssl_certificate_key "{key}";
+        client_max_body_size {body}; proxy_request_buffering off;  # streamed: the portal counts as it reads
+        add_header Strict-Transport-Security "max-age=31536000" always;
+        location / {{
+            proxy_pass {upstream}; proxy_http_version 1.1; proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto https; proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_read_timeout 10m; proxy_send_timeout 10m;
+        }}
+    }}
 """
 
 
@@ -83,6 +101,9 @@ class Proxy:
     cert: Path | None = None
     key: Path | None = None
     os_user: str = "www-data"
+    portal_listen: str = ""
+    """``ALI_PORTAIL_LISTEN``: when set, a second server in front of the deposit portal (``ALI_PORTAIL_URL``)."""
+    portal_upstream: str = "http://127.0.0.1:8090"
 
     @classmethod
     def from_env(cls) -> Proxy:
@@ -92,7 +113,8 @@ class Proxy:
             raise RuntimeError("ALI_PROXY_CERT et ALI_PROXY_KEY vont ensemble : les deux, ou aucun (auto-signé)")
         return cls(Path(e.get("ALI_PROXY_DIR") or PROJECT_ROOT / "data" / "proxy").resolve(),
                    e.get("ALI_PROXY_LISTEN", "0.0.0.0:8443"), e.get("ALI_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
-                   cert, key, e.get("ALI_PROXY_OS_USER", "www-data"))
+                   cert, key, e.get("ALI_PROXY_OS_USER", "www-data"), e.get("ALI_PORTAIL_LISTEN", ""),
+                   e.get("ALI_PORTAIL_URL", "http://127.0.0.1:8090"))
 
     htpasswd = property(lambda self: self.folder / "htpasswd")
 
@@ -106,9 +128,10 @@ class Proxy:
 
     def prepare(self) -> None:
         """Folder, certificate, configuration, password file; then every permission, each time."""
-        if urlsplit(self.upstream).hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise RuntimeError(f"ALI_DAGSTER_UI_URL={self.upstream} : le webserver Dagster doit écouter sur "
-                               "la boucle locale (127.0.0.1), jamais sur le réseau")
+        for name, url in (("ALI_DAGSTER_UI_URL", self.upstream), ("ALI_PORTAIL_URL", self.portal_upstream)):
+            if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise RuntimeError(f"{name}={url} : le serveur doit écouter sur la boucle locale (127.0.0.1), "
+                                   "jamais sur le réseau")
         worker = self.worker()
         with _private():
             (self.folder / "temp").mkdir(parents=True, exist_ok=True)
@@ -118,9 +141,12 @@ class Proxy:
                                 "-subj", f"/CN={socket.gethostname()}", "-keyout", str(key), "-out", str(cert)],
                                check=True, capture_output=True)
             self.htpasswd.touch()
+            portal = PORTAL.format(listen=self.portal_listen, cert=cert, key=key, body=limit("ALI_MAX_FILE_BYTES")
+                                   + (1 << 20), upstream=self.portal_upstream.rstrip("/")) if self.portal_listen else ""
             (self.folder / "nginx.conf").write_text(CONFIG.format(
                 user=f"user {worker.pw_name} {grp.getgrgid(worker.pw_gid).gr_name};\n" if worker else "",
-                d=self.folder, listen=self.listen, cert=cert, key=key, upstream=self.upstream.rstrip("/")))
+                d=self.folder, listen=self.listen, cert=cert, key=key, upstream=self.upstream.rstrip("/"),
+                portal=portal))
         gid = worker.pw_gid if worker else -1
         for path in self.folder.iterdir():  # htpasswd below: never unreadable to the workers meanwhile
             path.chmod(0o600) if path.is_file() and not path.is_symlink() and path != self.htpasswd else None
@@ -191,7 +217,8 @@ def main(action: str, name: str | None = None) -> int:
         elif action in ("start", "stop"):
             proxy.start() if action == "start" else proxy.stop()
         users = [line.split(":")[0] for line in proxy.htpasswd.read_text().split()] if proxy.htpasswd.exists() else []
-        print(f"proxy {'en marche' if proxy.pid() else 'arrêté'} : https://{proxy.listen} → {proxy.upstream} "
+        portal = f", https://{proxy.portal_listen} → {proxy.portal_upstream}" if proxy.portal_listen else ""
+        print(f"proxy {'en marche' if proxy.pid() else 'arrêté'} : https://{proxy.listen} → {proxy.upstream}{portal} "
               f"({proxy.folder}) ; utilisateurs : " + (", ".join(users) or "aucun (proxy utilisateur NOM)"))
         return 1 if action == "status" and not proxy.pid() else 0
     except (ValueError, RuntimeError) as error:  # ValueError: what the operator gave is refused

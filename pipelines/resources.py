@@ -25,6 +25,7 @@ DEFAULTS = {
     "ALI_WAREHOUSE": "data/warehouse/ali.duckdb",
     "ALI_REFERENCE_DIR": "data/reference",
     "ALI_PUBLISH_DIR": "data/published",
+    "ALI_PORTAIL_DIR": "data/portail",
 }
 
 

@@ -223,3 +223,50 @@ def test_the_password_file_and_the_folder_are_nobody_else_s(proxy):
     else:
         assert uids == {os.geteuid()}
         assert folder.stat().st_mode & 0o777 == 0o700 and (folder / "htpasswd").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.fixture(scope="module")
+def portal_behind_proxy(tmp_path_factory):
+    """The deposit portal on loopback and nginx's second server in front of it (``ALI_PORTAIL_LISTEN``)."""
+    from portal_client import Portal
+
+    portal = Portal(tmp_path_factory.mktemp("portail-proxy"))
+    top = Path(tempfile.mkdtemp(prefix="ali93-proxy-", dir="/tmp"))
+    top.chmod(0o755)
+    port, folder = free_port(), top / "proxy"
+    env = {**os.environ, "ALI_PROXY_DIR": str(folder), "ALI_PROXY_LISTEN": f"127.0.0.1:{free_port()}",
+           "ALI_DAGSTER_UI_URL": f"http://127.0.0.1:{free_port()}", "ALI_PORTAIL_LISTEN": f"127.0.0.1:{port}",
+           "ALI_PORTAIL_URL": portal.url}
+    try:
+        started = cli(env, "start")
+        assert started.returncode == 0, started.stderr
+        assert f"https://127.0.0.1:{port} → {portal.url}" in started.stdout
+        yield portal, port, folder
+    finally:
+        cli(env, "stop")
+        shutil.rmtree(top, ignore_errors=True)
+        print(portal.stop())
+
+
+def test_the_deposit_portal_answers_through_its_own_tls_port(portal_behind_proxy):
+    from portal_client import multipart
+
+    portal, port, folder = portal_behind_proxy
+    token = portal.token("ALI05")
+    content = b"referent;fonction;etp;date_arrivee\nR1;CIP;1;2024-01-01\n"
+    content_type, body = multipart({}, "conseillers.csv", content)
+    con = http.client.HTTPSConnection("127.0.0.1", port, context=trusting(folder), timeout=60)
+    try:
+        con.request("POST", "/api/depot?periode=2024-03", body=body,
+                    headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+        response = con.getresponse()
+        answer = json.loads(response.read())
+        con.request("GET", "/connexion")
+        page = con.getresponse()
+        page.read()
+    finally:
+        con.close()
+    assert (response.status, answer["depose"], answer["lignes_chargees"]) == (200, True, 1)
+    assert (portal.inbox / "2024-03" / "ALI05" / "conseillers.csv").read_bytes() == content
+    assert "Secure" in page.getheader("set-cookie")  # behind TLS the session cookie never travels in clear
+    assert request(port, "GET", "/connexion", tls=False)[0] == 400  # plain HTTP on the TLS port: nginx's 400

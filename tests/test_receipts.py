@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import json
 import os
 import shutil
 
@@ -87,7 +88,7 @@ def read_csv(path) -> list[dict]:
 
 def test_a_receipt_tells_the_sender_each_file_s_fate_what_to_fix_and_whether_it_was_late(runs, browser):
     folder, _ = runs
-    assert sorted(p.name for p in folder.iterdir()) == ["ALI01.csv", "ALI01.html", "ALI02.csv", "ALI02.html"]
+    assert sorted(p.name for p in folder.iterdir()) == [f"ALI0{i}.{s}" for i in (1, 2) for s in ("csv", "html", "json")]
     errors, requests = [], []
     page = browser.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -147,6 +148,13 @@ def test_a_receipt_tells_the_sender_each_file_s_fate_what_to_fix_and_whether_it_
     assert rows[4]["regle"] == "colonnes_ignorees" and rows[4]["message"] == "commentaire"
     assert (rows[-1]["regle"], rows[-1]["nb_lignes"]) == ("referent_inconnu", "1")
 
+    document = json.loads((folder / "ALI01.json").read_text())  # the portal's GET /api/accuses
+    assert (document["source_code"], document["mois"], document["bilan"]) == ("ALI01", "2024-03", rows[0]["message"])
+    assert [(q["ligne"], q["colonne"], q["regle"], q["valeur"], q["que_faire"]) for q in document["quarantaine"]] == \
+        [(int(r["ligne"]), r["colonne"], r["regle"], r["valeur"] or None, r["que_faire"])
+         for r in rows if r["rubrique"] == "quarantaine"]
+    assert [f["statut"] for f in document["fichiers"]] == ["VALIDE", "REJETE", "VALIDE", "VALIDE"]
+
     ali02 = read_csv(folder / "ALI02.csv")
     assert ali02[0]["message"] == "Livraison complète et à l'heure."
     assert [(r["jeu"], r["version"]) for r in ali02[1:]] == [("beneficiaires", "en vigueur"),
@@ -156,5 +164,5 @@ def test_a_receipt_tells_the_sender_each_file_s_fate_what_to_fix_and_whether_it_
 def test_a_run_that_changes_nothing_leaves_receipts_and_one_source_s_resend_rewrites_its_own_only(runs):
     folder, (second, third, fourth) = runs
     assert third == second  # bytes and modification times
-    assert {name for name in second if fourth[name] != second[name]} == {"ALI01.csv", "ALI01.html"}
+    assert {name for name in second if fourth[name] != second[name]} == {"ALI01.csv", "ALI01.html", "ALI01.json"}
     assert fourth["ALI01.html"][0].count('data-version="remplacé par'.encode()) == 2  # beneficiaires v1, v2

@@ -9,12 +9,16 @@ and exports its marts, directly and through the Dagster asset with its blocking 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import frictionless
 import pandas as pd
 import pytest
 from conftest import refreshed_sample
@@ -323,6 +327,32 @@ def test_export_of_the_pipeline_marts_passes_verify(platform, tmp_path):
     assert not text.startswith("\ufeff") and list(ali.columns) == list(TABLES["ali_mensuel"].columns)
     not_delivered = ali[ali["livre"] == "false"]
     assert (not_delivered[["file_active", "entrees"]] == "").all().all()  # NULL is empty, never "s"
+
+
+def test_the_export_is_a_valid_data_package_and_frictionless_finds_a_planted_fault(platform, tmp_path):
+    with duckdb.connect(str(platform["ALI_WAREHOUSE"]), read_only=True) as con:
+        od.export(con, tmp_path / "open_data")
+    served = (tmp_path / "open_data").resolve()
+    report = frictionless.validate(str(served / "datapackage.json"))
+    assert report.valid, report.flatten(["name", "rowNumber", "fieldName", "type", "note"])[:5]
+    assert [task.stats["rows"] for task in report.tasks] == [len(od.read_published(served)[0][t]) for t in TABLES]
+    package = json.loads((served / "datapackage.json").read_text(encoding="utf-8"))
+    assert sorted(r["path"] for r in package["resources"]) == sorted(p.name for p in served.glob("*.csv"))
+    assert package["licenses"][0]["name"] == "etalab-2.0"
+    ali = next(r for r in package["resources"] if r["name"] == "ali_mensuel")
+    assert ali["schema"]["primaryKey"] == ["periode", "code_ali"] and ali["schema"]["missingValues"] == ["", "s"]
+    types = {f["name"]: f["type"] for f in ali["schema"]["fields"]}
+    assert (types["periode"], types["livre"], types["entrees"], types["taux_sorties_positives"], types["nom_ali"]) \
+        == ("date", "boolean", "integer", "number", "string")
+
+    copy = tmp_path / "copie"
+    shutil.copytree(served, copy)
+    rows = list(csv.reader((copy / "departement_mensuel.csv").read_text(encoding="utf-8").splitlines()))
+    rows[2][rows[0].index("ali_ouvertes")] = "trois"  # row 3 of the file (the header is row 1)
+    with (copy / "departement_mensuel.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    report = frictionless.validate(str(copy / "datapackage.json"))
+    assert [tuple(e) for e in report.flatten(["rowNumber", "fieldName", "type"])] == [(3, "ali_ouvertes", "type-error")]
 
 
 def unprotected(tables):

@@ -142,6 +142,8 @@ def published(con: duckdb.DuckDBPyConnection, directory: Path, scope: Scope | No
                                                                            scope)]
         elif suffix in (".html", ".htm"):
             texts += [("publication", objet, *cell) for cell in html_cells(path.read_text("utf-8", "replace"))]
+        elif suffix == ".json":
+            texts += [("publication", objet, *cell) for cell in json_cells(path.read_text("utf-8", "replace"))]
         elif suffix == ".js" and path.read_text("utf-8", "replace") == _plotly_js():
             continue  # the chart library beside the reports, byte for byte the bundled one
         else:
@@ -209,6 +211,28 @@ def html_cells(text: str):
                 yield "attribut", line, html.unescape(attribute.group(1) or attribute.group(2) or "")
         elif content is not None and content.strip() and not plain_number(html.unescape(content)):
             yield "texte", line, html.unescape(content).strip()
+
+
+def json_cells(text: str):
+    """(clé, rang, texte) of every string of a JSON document (a receipt, the open data's datapackage.json)."""
+
+    def walk(node, where: str):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{where}.{key}" if where else str(key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from walk(value, f"{where}[{index}]")
+        elif isinstance(node, str) and node.strip() and not plain_number(node):
+            yield where, node
+
+    try:
+        document = json.loads(text)
+    except ValueError:  # not JSON after all: read as plain text, line by line
+        yield from (("texte", number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip())
+        return
+    for number, (where, value) in enumerate(walk(document, ""), start=1):
+        yield where, number, value
 
 
 def plain_number(text: str) -> bool:

@@ -7,6 +7,7 @@ do not have (an ALI that did not deliver). Layout, with stable paths for harvest
 
     <ALI_PUBLISH_DIR>/open_data        -> .open_data/<id>   (symbolic link, replaced by one rename)
     <ALI_PUBLISH_DIR>/.open_data/<id>/<table>.csv
+    <ALI_PUBLISH_DIR>/.open_data/<id>/datapackage.json   (the Frictionless Data Package: ``datapackage``)
 
 A directory cannot be renamed over a non-empty one, so the switch is the rename of a link, as for
 the BI snapshot: a reader sees the old export or the new one, never a mix. A new export is written
@@ -28,12 +29,13 @@ import duckdb
 import pandas as pd
 
 from pipelines.crash_points import kill_point
+from pipelines.publication import datapackage
+from pipelines.publication.datapackage import SECRET
 from pipelines.publication.files import make_folders, sync_folder, sync_tree
 from pipelines.publication.secrecy import TABLES, Suppression, suppress, verify
 from pipelines.publication.snapshot import FORMULA_START
 from pipelines.publication.versions import prune, swap_link
 
-SECRET = "s"
 KEEP = 2
 
 
@@ -73,6 +75,7 @@ def export(con: duckdb.DuckDBPyConnection, directory: Path) -> Export:
     make_folders(partial)
     for t in TABLES:
         write_csv(done.values[t], done.secret[t], partial / f"{t}.csv")
+    datapackage.write(done.values, partial)  # in the same version as the files it describes
     sync_tree(partial)  # the publication's permissions (files.restrict), whole files before the rename
     kill_point("open_data.fichiers")
     rows = {t: len(v) for t, v in done.values.items()}

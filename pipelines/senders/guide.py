@@ -17,6 +17,9 @@ from pipelines.contract import (
     Column,
 )
 from pipelines.inbox.limits import DEFAULTS, octets
+from pipelines.senders.guide_portal import PORTAL
+from pipelines.senders.schema_examples import SOURCES
+from pipelines.senders.table_schema import SCHEMA_DIR
 
 TYPES = {
     "text": "texte",
@@ -40,7 +43,8 @@ vérifier avant l'envoi et comment lire l'accusé de réception.
 
 - Les fichiers du mois M sont attendus **au plus tard le {ECHEANCE_JOUR} du mois M + 1, à minuit (heure de Paris)**.
   Un fichier reçu après est en retard ; il est tout de même traité et compté.
-- Chaque fichier se dépose dans `<AAAA-MM>/<code de la structure>/<jeu>.csv` (ou `.xlsx`), par exemple
+- Chaque fichier se dépose sur le **portail de dépôt** (page ou API, ci-dessous), qui donne aussitôt le
+  verdict et range le fichier sous `<AAAA-MM>/<code de la structure>/<jeu>.csv` (ou `.xlsx`), par exemple
   `2026-10/ALI07/beneficiaires.csv`. Le code est celui que le Département vous a donné.
 - Une ALI envoie **{" et ".join(DATASETS_BY_SOURCE_TYPE["ALI"])}** ; un partenaire envoie
   **{" et ".join(DATASETS_BY_SOURCE_TYPE["PARTENAIRE"])}**.
@@ -58,6 +62,21 @@ vérifier avant l'envoi et comment lire l'accusé de réception.
 - Taille maximale d'un fichier : {octets(DEFAULTS["ALI_MAX_FILE_BYTES"])}.
 - Les colonnes d'identification (matricule, nom, prénom, date de naissance) sont lues pour être remplacées
   par un pseudonyme : elles ne sont jamais conservées, ni citées dans un accusé de réception.
+"""
+
+SCHEMA_CHECK = """Le schéma décrit la forme canonique : CSV séparé par « ; », encodé en UTF-8, dates AAAA-MM-JJ,
+virgule décimale, valeurs des listes écrites comme dans le contrat. Un fichier peut être contrôlé avec
+Validata (https://validata.fr) ou avec frictionless, lancé dans le dossier qui contient le fichier et le
+schéma (frictionless refuse les chemins absolus) :
+
+```
+frictionless validate --schema schema.json --dialect '{"delimiter": ";"}' beneficiaires.csv
+```
+
+Le verdict de la plateforme (`verifier`, ci-dessous) fait foi : elle accepte plus de formes que le schéma
+(autres séparateurs, dates JJ/MM/AAAA, point décimal, majuscules et accents indifférents) et vérifie des
+règles qu'un schéma ne sait pas dire (catalogue des actions de l'année, dates au regard du mois livré,
+commune de Seine-Saint-Denis, motif obligatoire quand il y a une sortie).
 """
 
 VERIFY = """## Vérifier un fichier avant de l'envoyer
@@ -154,5 +173,20 @@ def _rules() -> list[str]:
     return [*lines, ""]
 
 
+def _schemas() -> list[str]:
+    """Where each dataset's Table Schema, templates and valid example are (``pipelines.senders.table_schema``)."""
+    folder = SCHEMA_DIR.relative_to(SCHEMA_DIR.parents[1]).as_posix()
+    lines = ["## Schémas et modèles", "",
+             f"Pour chaque jeu, le dossier `{folder}/<jeu>/` contient, générés depuis le contrat :", "",
+             "- `schema.json` : le jeu au format Table Schema (conventions de schema.data.gouv.fr) : colonnes, "
+             "types, listes de valeurs, colonnes obligatoires, clé ;",
+             "- `modele.csv` et `modele.xlsx` : l'en-tête seul, à remplir ;",
+             "- `exemple-valide.csv` : quelques lignes fictives, acceptées par la plateforme pour la source et le mois "
+             "indiqués ci-dessous.", "", "| jeu | dossier | exemple valide pour |", "|---|---|---|"]
+    lines += [row(f"`{name}`", f"`{folder}/{name}/`", " ".join(SOURCES[d.source_type]))
+              for name, d in DATASETS.items()]
+    return [*lines, "", SCHEMA_CHECK]
+
+
 def render() -> str:
-    return "\n".join([INTRO, *_columns(), *_rules(), VERIFY])
+    return "\n".join([INTRO, PORTAL, *_columns(), *_rules(), *_schemas(), VERIFY])

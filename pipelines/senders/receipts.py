@@ -1,13 +1,14 @@
 """Receipts (``retours.md`` §1): what the platform made of one source's files for one month.
 
 One receipt per (month, source) of the reference that has files in the manifest for the month,
-written as ``<ALI_PUBLISH_DIR>/accuses/<YYYY-MM>/<source>.html`` and ``.csv``. Everything in it
-comes from the warehouse: the manifest (files, status, counts, reason), the quarantine of the
-versions in force (row in the sender's own file, column, rule, message, and the value read, which
-ingestion never keeps for an identifier column and withholds when it coincides with one), the
-reported anomalies of the source itself (not ``personne_multi_ali``: that one speaks of another
-ALI's people), and, from the marts, whether the delivery was on time (``mart_qualite_sources``)
-and which expected datasets are missing (``mart_livraisons``). The due date is the marts'.
+written as ``<ALI_PUBLISH_DIR>/accuses/<YYYY-MM>/<source>.html``, ``.csv`` and ``.json`` (for the
+deposit portal's API). Everything in it comes from the warehouse: the manifest (files, status,
+counts, reason), the quarantine of the versions in force (row in the sender's own file, column,
+rule, message, and the value read, which ingestion never keeps for an identifier column and
+withholds when it coincides with one), the reported anomalies of the source itself (not
+``personne_multi_ali``: that one speaks of another ALI's people), and, from the marts, whether the
+delivery was on time (``mart_qualite_sources``) and which expected datasets are missing
+(``mart_livraisons``). The due date is the marts'.
 
 A receipt holds nothing that changes when nothing about the source's month changed (no run time),
 and a file is rewritten only when its bytes change: a run that changes nothing leaves every
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -145,6 +147,17 @@ def timeliness(receipt: Receipt) -> str:
     if q["a_l_heure"]:
         return "Livraison complète et à l'heure."
     return f"Livraison complète, en retard de {q['retard_j']} jour(s) sur l'échéance."
+
+
+def as_json(receipt: Receipt) -> bytes:
+    """The receipt for a sender's automation (the portal's ``GET /api/accuses``): the page's content as data."""
+    document = {"mois": receipt.mois, "source_code": receipt.source_code, "nom": receipt.nom,
+                "source_type": receipt.source_type, "echeance": receipt.echeance.isoformat(),
+                "bilan": timeliness(receipt), "qualite": receipt.qualite, "fichiers": receipt.fichiers,
+                "quarantaine": [{**q, "que_faire": FIXES[q["regle"]]} for q in receipt.quarantaine],
+                "signalements": [{**s, "que_faire": FIXES[s["regle"]]} for s in receipt.signalements],
+                "manquants": [{**m, "message": MISSING[m["statut"]]} for m in receipt.manquants]}
+    return (json.dumps(document, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8")
 
 
 def _cell(value) -> str:

@@ -83,12 +83,13 @@ class Verifier:
     def close(self) -> None:
         self.con.close()
 
-    def check(self, path: Path, source: str, periode: str) -> Verdict:
-        """The verdict on ``path`` delivered as ``<periode>/<source>/<its name>``."""
-        return self.check_many([(path, source, periode)])[0]
+    def check(self, path: Path, source: str, periode: str, name: str | None = None) -> Verdict:
+        """The verdict on ``path`` delivered as ``<periode>/<source>/<name>`` (by default, its own name)."""
+        return self.check_many([(path, source, periode, name)])[0]
 
-    def check_many(self, files: list[tuple[Path, str, str]]) -> list[Verdict]:
-        """Verdicts of (path, source, periode) files, validated as ingestion does: one query per month and dataset."""
+    def check_many(self, files: list[tuple]) -> list[Verdict]:
+        """Verdicts of (path, source, periode[, name]) files, validated as ingestion does: one query per month and
+        dataset."""
         prepared = [prepare(Prepared(delivered_as(*f), sha256="", archive=None), self.sources) for f in files]
         verdicts = [_verdict(p) for p in prepared]
         groups: dict[tuple[str, str], list[int]] = {}
@@ -120,9 +121,9 @@ def _verdict(prepared: Prepared) -> Verdict:
     return verdict
 
 
-def delivered_as(path: Path, source: str, periode: str) -> InboxFile:
-    """The file as the inbox would list it under ``<periode>/<source>/`` (a link stays a link: refused)."""
-    return inbox_file(path, (periode, source.strip().upper(), path.name), os.lstat(path))
+def delivered_as(path: Path, source: str, periode: str, name: str | None = None) -> InboxFile:
+    """The file as the inbox would list it as ``<periode>/<source>/<name>`` (a link stays a link: refused)."""
+    return inbox_file(path, (periode, source.strip().upper(), name or path.name), os.lstat(path))
 
 
 def extra_positions(header: list[str], columns: tuple[str, ...]) -> list[int]:

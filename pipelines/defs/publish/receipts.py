@@ -1,6 +1,6 @@
 """Receipts for the senders (``retours.md`` §1): after ingestion and the marts, one per (month, source).
 
-``<ALI_PUBLISH_DIR>/accuses/<YYYY-MM>/<source>.html`` and ``.csv`` for every source of the reference
+``<ALI_PUBLISH_DIR>/accuses/<YYYY-MM>/<source>.html``, ``.csv`` and ``.json`` for every source of the reference
 with files in the month (``pipelines.senders.receipts``). A receipt is rewritten only when its bytes
 change, each file aside then renamed; the privacy check ``aucun_identifiant_diffuse`` scans them.
 """
@@ -14,7 +14,7 @@ from pipelines.months import monthly_partitions
 from pipelines.publication.files import write_if_changed
 from pipelines.resources import PublishResource, WarehouseResource
 from pipelines.senders.receipt_page import page
-from pipelines.senders.receipts import as_csv, receipts
+from pipelines.senders.receipts import as_csv, as_json, receipts
 
 RECEIPTS_KEY = dg.AssetKey(["publication", "accuses"])
 
@@ -26,9 +26,9 @@ RECEIPTS_KEY = dg.AssetKey(["publication", "accuses"])
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey(["raw", t]) for t in ("livraisons", "quarantaine", "signalements")]
     + [dg.AssetKey(["marts", m]) for m in ("mart_livraisons", "mart_qualite_sources")],
-    kinds={"html", "csv"},
+    kinds={"html", "csv", "json"},
     pool="warehouse",  # reads the warehouse: a read-only DuckDB connection conflicts with a writer
-    description="Accusés de réception des structures (HTML autonome et CSV), un par mois et par source ayant "
+    description="Accusés de réception des structures (HTML autonome, CSV et JSON), un par mois et par source ayant "
                 "déposé : fichiers reçus, rejets et quoi faire, lignes en quarantaine, signalements, délai, jeux "
                 "encore attendus. Réécrits seulement s'ils changent.",
 )
@@ -43,8 +43,10 @@ def accuses_de_reception(
         for month, items in found.items():
             for receipt in items:
                 base = directory / month / receipt.source_code
-                html_changed = write_if_changed(base.with_suffix(".html"), page(receipt).encode("utf-8"))
-                if write_if_changed(base.with_suffix(".csv"), as_csv(receipt)) or html_changed:
+                changed = [write_if_changed(base.with_suffix(".html"), page(receipt).encode("utf-8")),
+                           write_if_changed(base.with_suffix(".csv"), as_csv(receipt)),
+                           write_if_changed(base.with_suffix(".json"), as_json(receipt))]
+                if any(changed):
                     rewritten.append(f"{month}/{receipt.source_code}")
     total = sum(len(items) for items in found.values())
     context.log.info(f"accusés de réception : {total}, dont {len(rewritten)} réécrit(s)")
