@@ -167,7 +167,9 @@ def test_twenty_parallel_deposits_are_all_recorded_and_none_half_written(portal)
 def test_a_rotated_token_stops_working_at_once(portal):
     old = portal.token("ALI03")
     assert portal.deposit(old, "2024-03", "conseillers.csv", FAULTY).status == 200
+    signed, _ = sign_in(portal, old)
     new = portal.token("ALI03")  # the command again: a new token, the old one replaced
+    assert portal.request("GET", "/", headers={"Cookie": signed}).status == 303  # its page session ends too
     assert (portal.deposit(old, "2024-03", "conseillers.csv", FAULTY).status,
             portal.deposit(new, "2024-03", "conseillers.csv", FAULTY).status) == (401, 200)
     store = json.loads((portal.root / "portail" / "jetons.json").read_text())
@@ -248,6 +250,11 @@ def test_the_pages_need_a_session_and_their_forms_a_csrf_token(portal):
     assert portal.request("GET", "/accuses/2024-03", headers={"Cookie": signed}).status == 200
     other, _ = sign_in(portal, portal.tokens["ALI01"])
     assert portal.request("GET", "/accuses/2024-03", headers={"Cookie": other}).status == 404
+    form = {"Cookie": signed, "Content-Type": "application/x-www-form-urlencoded"}
+    assert portal.request("POST", "/deconnexion", b"csrf=faux", form).status == 303
+    assert portal.request("GET", "/", headers={"Cookie": signed}).status == 200  # a forged sign-out does nothing
+    assert portal.request("POST", "/deconnexion", f"csrf={csrf}".encode(), form).headers["location"] == "/connexion"
+    assert portal.request("GET", "/", headers={"Cookie": signed}).status == 303
 
 
 def test_every_page_forbids_scripts_framing_and_outside_requests(portal):
@@ -279,3 +286,15 @@ def test_the_guides_api_example_is_what_the_api_answers(portal):
     answer = portal.deposit(portal.tokens["ALI07"], "2026-10", "conseillers.csv", content).json
     assert answer["sha256"].startswith(shown.pop("sha256"))
     assert {k: answer[k] for k in shown} == shown and set(answer) == {*shown, "sha256"}
+
+
+def test_a_restarted_portal_clears_what_a_stopped_one_left_in_staging(tmp_path):
+    staging = tmp_path / "inbox" / ".portail"
+    (staging / "d-0123").mkdir(parents=True)
+    (staging / "d-0123" / "beneficiaires.csv").write_text("moitié d'un fichier")
+    (staging / ".depot-0123.part").write_text("moitié")
+    server = Portal(tmp_path)
+    try:
+        assert not staging.exists() and server.request("GET", "/sante").status == 200
+    finally:
+        server.stop()

@@ -97,6 +97,19 @@ def test_each_shape_reads_the_same_with_the_reader_expected(tmp_path, name):
     assert same_answer(path) == expected
 
 
+def test_a_library_raising_pythons_csv_field_limit_changes_nothing_of_what_is_rejected(tmp_path):
+    """frictionless (the tests' Table Schema checks) raises the process-wide limit when imported."""
+    import csv
+
+    path = tmp_path / "conseillers.csv"
+    path.write_bytes(CASES["record_over_the_field_limit"][0])
+    before = csv.field_size_limit(2**31 - 1)
+    try:
+        assert same_answer(path) == "rejet"
+    finally:
+        csv.field_size_limit(before)
+
+
 def test_duckdb_numbers_records_as_python_does(tmp_path):
     path = tmp_path / "conseillers.csv"
     path.write_bytes(CASES["blank_rows_total_and_trailing_blanks"][0])

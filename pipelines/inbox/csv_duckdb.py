@@ -20,7 +20,6 @@ they quote the offending line, which may hold a name.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -36,7 +35,11 @@ from pipelines.inbox.table import BLANK, TOTAL, Table, joined, memory_duckdb
 QUOTE, LF, CR = 0x22, 0x0A, 0x0D
 _GLOB = re.compile(r"[*?\[{]")
 """DuckDB reads a path as a glob pattern: such a path is read from memory instead."""
-LONGEST_RECORD = csv.field_size_limit()
+FIELD_LIMIT = 131_072
+"""The longest cell a CSV may hold (Python's default ``csv.field_size_limit``). It is process-wide, and a
+library can raise it on import (frictionless sets 2**31 - 1): ``pipelines.inbox.read`` sets it again
+before each read, so what is rejected never depends on what else the process imported."""
+LONGEST_RECORD = FIELD_LIMIT
 """A record over Python's field limit (bytes ≥ characters) may hold a cell Python refuses: Python decides."""
 
 

@@ -134,6 +134,7 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
     if header_line is None:
         raise Unreadable("fichier_vide", "fichier vide : aucune ligne non vide")
     scores, errors = {}, []
+    csv.field_size_limit(csv_duckdb.FIELD_LIMIT)
     for d in DELIMITERS:
         try:  # a wide header split by the wrong delimiter is one huge field: that delimiter is out, not the file
             scores[d] = len({normalise_header(c) for c in next(csv.reader([header_line], delimiter=d))}
@@ -154,6 +155,7 @@ def detect_delimiter(text: str, expected_columns: set[str]) -> str:
 
 
 def _csv_records(text: str, delimiter: str):
+    csv.field_size_limit(csv_duckdb.FIELD_LIMIT)  # the contract's limit, whatever another library set
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
     start = 1
     try:

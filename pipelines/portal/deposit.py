@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,12 @@ class Depository:
         self._verify_lock = threading.Lock()
         self._log_lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._clear_staging()
+
+    def _clear_staging(self) -> None:
+        """At start nothing is in flight: what the staging folder holds is left by a stopped server."""
+        if self.staging.is_dir():
+            shutil.rmtree(self.staging)
 
     def sources(self) -> dict[str, str]:
         with self._verify_lock:

@@ -94,7 +94,10 @@ async def connexion(request: Request) -> Response:
 
 async def deconnexion(request: Request) -> Response:
     session = _signed_in(request)
-    form = await _form(request)
+    try:
+        form = await _form(request)
+    except Refused as refusal:
+        return Response(refusal.reason, refusal.status)
     if session is not None and same(form.get("csrf"), session.csrf):
         portal(request).sessions.close(request.cookies.get(COOKIE))
     return RedirectResponse("/connexion", 303)
