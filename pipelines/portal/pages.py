@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from pipelines.contract import DATASETS, FIXES
+from pipelines.contract import DATASETS, ECHEANCE_JOUR, FIXES
 from pipelines.months import FIRST_MONTH, parse_month
 from pipelines.portal.app import check_token, deposit, portal, receipt_path
 from pipelines.portal.deposit import PARIS, Refused
@@ -29,7 +29,7 @@ from pipelines.senders.receipt_page import QUARANTINE_SHOWN, STYLE, month_name
 from pipelines.senders.table_schema import FILES, path
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-TEMPLATES.env.globals.update(month_name=month_name, fixes=FIXES)
+TEMPLATES.env.globals.update(month_name=month_name, fixes=FIXES, echeance_jour=ECHEANCE_JOUR)
 TEMPLATES.env.filters["paris"] = lambda utc: dt.datetime.fromisoformat(utc).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 RECEIPT_CSP = CSP.replace("style-src 'self'", "style-src 'sha256-"
                           + base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode() + "'")

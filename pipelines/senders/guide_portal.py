@@ -6,8 +6,12 @@ figures it quotes (attempts before back-off, the size limit) are read from where
 
 from __future__ import annotations
 
+from pipelines.contract import DATASETS_BY_SOURCE_TYPE
 from pipelines.inbox.limits import DEFAULTS, octets
 from pipelines.portal.security import ATTEMPTS, WINDOW_SECONDS
+
+SENT = (f"une ALI envoie {' et '.join(DATASETS_BY_SOURCE_TYPE['ALI'])}, "
+        f"un partenaire {' et '.join(DATASETS_BY_SOURCE_TYPE['PARTENAIRE'])}")
 
 PORTAL = f"""## Déposer par le portail
 
@@ -69,7 +73,7 @@ curl -H "Authorization: Bearer $JETON" -F "fichier=@beneficiaires.csv" \\
 | code | cas |
 |---|---|
 | 401 | jeton absent, erroné ou remplacé |
-| 403 | jeu que la structure n'envoie pas (une ALI envoie beneficiaires et conseillers, un partenaire participations et actions) |
+| 403 | jeu que la structure n'envoie pas ({SENT}) |
 | 413 | fichier de plus de {octets(DEFAULTS["ALI_MAX_FILE_BYTES"])} |
 | 422 | mois mal écrit, avant le premier mois traité ou à venir ; jeu inconnu ; nom de fichier avec un chemin |
 | 429 | trop de jetons erronés depuis cette adresse : attendre le délai de `Retry-After` |
