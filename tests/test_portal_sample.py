@@ -75,20 +75,26 @@ def test_the_apis_verdict_is_the_verifiers_for_every_file_of_the_month(deposited
     assert statuses[200] > 300 and statuses.get(403) and quarantined >= 10 and rejected, (statuses, quarantined)
 
 
-def test_the_sensor_and_the_refresh_take_the_deposits_as_any_delivery(deposited, monkeypatch):
-    portal, tokens, answers = deposited
-    for name, value in platform_env(portal.root).items():
-        monkeypatch.setenv(name, value)
-    kept = {a.json["fichier"]: a.json for _, _, a in answers if a and a.status == 200 and a.json["depose"]}
-    # the last deposit of a (month, source, dataset, extension) replaced the earlier ones in the inbox
-    with dg.instance_for_test() as instance:
+@pytest.fixture(scope="module")
+def refreshed(deposited) -> list[tuple[str, int]]:
+    """The inbox sensor evaluated for real, then the real refresh of each month: the sensor's (month, files)."""
+    portal, _, _ = deposited
+    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
+        for name, value in platform_env(portal.root).items():
+            patch.setenv(name, value)
         context = dg.build_sensor_context(instance=instance, definitions=build_defs())
         result = inbox_sensor(context)
         requests = [] if isinstance(result, dg.SkipReason) else list(result)
-        assert sorted((r.partition_key, int(r.tags["ali/fichiers"])) for r in requests) == \
-            [(m, sum(f.startswith(m) for f in kept)) for m in MONTHS]
         for month in MONTHS:
             assert run_refresh(month, instance=instance).success
+    return sorted((r.partition_key, int(r.tags["ali/fichiers"])) for r in requests)
+
+
+def test_the_sensor_and_the_refresh_take_the_deposits_as_any_delivery(deposited, refreshed):
+    portal, tokens, answers = deposited
+    kept = {a.json["fichier"]: a.json for _, _, a in answers if a and a.status == 200 and a.json["depose"]}
+    # the last deposit of a (month, source, dataset, extension) replaced the earlier ones in the inbox
+    assert refreshed == [(m, sum(f.startswith(m) for f in kept)) for m in MONTHS]
     with connect(portal.root / "warehouse" / "ali.duckdb", read_only=True) as con:
         cursor = con.execute("SELECT * FROM raw.livraisons")
         names = [d[0] for d in cursor.description]
@@ -110,7 +116,7 @@ def test_the_sensor_and_the_refresh_take_the_deposits_as_any_delivery(deposited,
     assert json.dumps(receipt.json).count('"que_faire"') >= len(receipt.json["quarantaine"])
 
 
-def test_a_sender_deposits_through_the_pages_in_chromium(deposited, browser, tmp_path):
+def test_a_sender_deposits_through_the_pages_in_chromium(deposited, refreshed, browser, tmp_path):
     portal, tokens, answers = deposited
     faulty = tmp_path / "conseillers équipe.csv"
     faulty.write_text("referent;fonction;etp;date_arrivee;date_depart\nR1;CIP;0,5;2024-01-01;\n"
