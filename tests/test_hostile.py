@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 from conftest import BENEF_HEADER, PSEUDO, benef_row, counts, lines, manifest, select
-from workbooks import cell, rows_xml, sheet_xml, write_workbook
+from workbooks import bomb_sheet, cell, rows_xml, sheet_xml, write_workbook
 
 from pipelines.inbox.discover import list_files
 from pipelines.inbox.read import Unreadable, read_table
@@ -86,10 +86,7 @@ def rejected(con, fichier: str) -> str:
 @pytest.fixture(scope="module")
 def bomb(tmp_path_factory) -> Path:
     """A workbook of 1 Mo whose sheet is 200 Mo of cells: 20 cells × 655 360 rows without references."""
-    row = b"<row>" + b"<c><v>1</v></c>" * 20 + b"</row>"
-    block = row * ((1 << 20) // len(row))
-    blocks = [sheet_xml("")[:-len(b"</sheetData></worksheet>")], *[block] * 200, b"</sheetData></worksheet>"]
-    return write_workbook(tmp_path_factory.mktemp("bombe") / "beneficiaires.xlsx", blocks)
+    return write_workbook(tmp_path_factory.mktemp("bombe") / "beneficiaires.xlsx", bomb_sheet(200))
 
 
 def test_a_zip_bomb_is_refused_from_the_zip_directory_in_bounded_memory(bomb):

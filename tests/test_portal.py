@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import BENEF_HEADER, REFERENCE_DIR, benef_row, lines
 from portal_client import Portal, multipart
-from workbooks import sheet_xml, write_workbook
+from workbooks import bomb_sheet, write_workbook
 
 from pipelines.senders.verify import Verifier
 
@@ -85,13 +85,6 @@ def test_a_file_the_verifier_rejects_is_answered_and_not_deposited(portal):
     assert portal.inbox_files() == before
 
 
-def bomb() -> bytes:
-    """A sheet of 50 Mo of cells that zips to a few dozen Ko: ``test_hostile``'s bomb, smaller, named .xlsx."""
-    row = b"<row>" + b"<c><v>1</v></c>" * 20 + b"</row>"
-    block = row * ((1 << 20) // len(row))
-    return b"".join([sheet_xml("")[:-len(b"</sheetData></worksheet>")], *[block] * 50, b"</sheetData></worksheet>"])
-
-
 HOSTILE = {
     "sans jeton": (dict(token=None), 401),
     "jeton faux": (dict(token="ALI07.pas-le-bon"), 401),
@@ -138,7 +131,7 @@ def test_an_oversized_upload_is_refused_while_it_streams(portal):
 
 
 def test_a_zip_bomb_named_xlsx_is_rejected_and_not_deposited(portal, tmp_path):
-    path = write_workbook(tmp_path / "beneficiaires.xlsx", [bomb()])
+    path = write_workbook(tmp_path / "beneficiaires.xlsx", bomb_sheet(50))  # test_hostile's bomb, smaller
     assert path.stat().st_size < LIMIT
     before = portal.inbox_files()
     answer = portal.deposit(portal.tokens["ALI07"], "2024-03", "beneficiaires.xlsx", path.read_bytes())

@@ -55,6 +55,14 @@ def sheet_xml(body: str, dimension: str = "A1") -> bytes:
     return SHEET_START + f'<dimension ref="{dimension}"/><sheetData>{body}</sheetData></worksheet>'.encode()
 
 
+def bomb_sheet(mebibytes: int) -> list[bytes]:
+    """A sheet of ``mebibytes`` Mio of cells (20 cells a row, no references), as blocks: it zips about
+    1 000 times smaller, so a zip bomb for ``write_workbook``."""
+    row = b"<row>" + b"<c><v>1</v></c>" * 20 + b"</row>"
+    block = row * ((1 << 20) // len(row))
+    return [sheet_xml("")[:-len(b"</sheetData></worksheet>")], *[block] * mebibytes, b"</sheetData></worksheet>"]
+
+
 def write_workbook(path: Path, sheet: bytes | Iterable[bytes], *, compression: int = zipfile.ZIP_DEFLATED,
                    extra: dict[str, bytes] | None = None) -> Path:
     """The four fixed parts, the sheet (bytes, or blocks streamed into the zip) and ``extra`` members."""

@@ -29,13 +29,13 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.contract import DATASETS, Column, Dataset, Rule
+from pipelines.publication.datapackage import PUBLISHER
 from pipelines.senders.schema_examples import DATASET_TITLES, EXAMPLES, SOURCES, TITLES
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 FILES = ("schema.json", "modele.csv", "modele.xlsx", "exemple-valide.csv")
 VERSION = "1.0.0"
 """The schemas' version (semantic versioning): raise it with any change of the contract's columns."""
-AUTHOR = "Département de la Seine-Saint-Denis"
 DIALECT = {"delimiter": ";", "encoding": "utf-8", "header": True}
 """The canonical CSV form, which a Table Schema cannot carry: stated in ``csvDialect`` and the description."""
 DECIMAL = ","
@@ -126,7 +126,7 @@ def schema(dataset: Dataset) -> dict:
     source, month = SOURCES[dataset.source_type]
     sender = "d'une Agence Locale d'Insertion (ALI)" if dataset.source_type == "ALI" else "d'une structure partenaire"
     description = (
-        f"Livraison mensuelle « {dataset.name} » {sender} au {AUTHOR} : {dataset.description}. "
+        f"Livraison mensuelle « {dataset.name} » {sender} au {PUBLISHER} : {dataset.description}. "
         f"Une ligne par clé {dataset.key_label}. Fichier déposé sous <AAAA-MM>/<code de la structure>/"
         f"{dataset.name}.csv (ou .xlsx). Forme canonique (csvDialect) : CSV séparé par « ; », encodé en UTF-8, "
         "en-tête en première ligne, dates AAAA-MM-JJ, virgule décimale. La plateforme accepte d'autres formes "
@@ -142,7 +142,7 @@ def schema(dataset: Dataset) -> dict:
         "countryCode": "FR",
         "keywords": ["insertion", "accompagnement", "Seine-Saint-Denis", dataset.source_type.lower(), dataset.name],
         "version": VERSION,
-        "contributors": [{"title": AUTHOR, "role": "author"}],
+        "contributors": [{"title": PUBLISHER, "role": "author"}],
         "csvDialect": DIALECT,
         "resources": [{"title": "Fichier valide (CSV)", "path": "exemple-valide.csv"},
                       {"title": "Modèle (CSV)", "path": "modele.csv"},
@@ -170,7 +170,7 @@ def xlsx_bytes(dataset: Dataset) -> bytes:
     sheet.title = dataset.name
     sheet.append(list(dataset.column_names))
     workbook.properties.created = workbook.properties.modified = _WORKBOOK_DATE
-    workbook.properties.creator = AUTHOR
+    workbook.properties.creator = PUBLISHER
     raw, out = io.BytesIO(), io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(workbook, archive).save()
